@@ -1,0 +1,166 @@
+"""Content-hashed Prefect tasks: the cache that lets a flow rerun only what changed.
+
+A stage's cache key is hash(stage name, stage version, the source code of the modules that
+compute it, its parameters, the sha256 of every input artifact). Paths, file names and run ids
+never enter the key, so a renamed copy of a video hits the cache, and a changed parameter
+invalidates that stage and, through the new sha256 of its output, everything downstream of it
+and nothing upstream.
+
+Results (small :class:`ArtifactRef` JSON documents) persist in the same store as the artifacts,
+under ``prefect-results/``, so every machine sharing a store shares the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from prefect import Task, task
+from prefect.cache_policies import CachePolicy
+from prefect.filesystems import RemoteFileSystem
+from pydantic import BaseModel
+
+from lipsync_sts.store import ArtifactRef, ArtifactStore
+
+
+def fingerprint(value: Any) -> Any:
+    """A JSON-able description of a task input that depends on content only."""
+    if isinstance(value, ArtifactRef):
+        return {"artifact": value.sha256, "kind": value.kind}
+    if isinstance(value, BaseModel):
+        return {type(value).__name__: fingerprint(value.model_dump(mode="json"))}
+    if isinstance(value, dict):
+        return {str(k): fingerprint(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [fingerprint(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"stage input of type {type(value).__name__} has no content fingerprint")
+
+
+def source_hash(modules: list[ModuleType]) -> str:
+    """Hash of the source of modules, and of every .py file of packages among them."""
+    digest = hashlib.sha256()
+    for module in modules:
+        files = (sorted(Path(p) for root in module.__path__ for p in Path(root).rglob("*.py"))
+                 if hasattr(module, "__path__") else [Path(inspect.getfile(module))])
+        for file in files:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# Inputs that say where to work, not what to compute.
+LOCATION_INPUTS = frozenset({"store_url"})
+
+
+@dataclass
+class StageCachePolicy(CachePolicy):
+    stage: str = ""
+    version: str = ""
+    code_hash: str = ""
+
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+                    **kwargs: Any) -> str:
+        return stage_key(self.stage, self.version, self.code_hash,
+                         {k: v for k, v in inputs.items() if k not in LOCATION_INPUTS})
+
+
+def stage_key(stage: str, version: str, code_hash: str, inputs: dict[str, Any]) -> str:
+    payload = json.dumps(
+        {"stage": stage, "version": version, "code": code_hash, "inputs": fingerprint(inputs)},
+        sort_keys=True, ensure_ascii=False,
+    )
+    return f"{stage}-{hashlib.sha256(payload.encode('utf-8')).hexdigest()[:40]}"
+
+
+def stage(name: str, version: str, code: tuple[ModuleType, ...] = ()) -> Callable[[Callable], Task]:
+    """Turn a plain ``fn(store_url, **inputs) -> ArtifactRef`` into a content-cached Prefect task.
+
+    ``code`` names the modules (besides the task's own) whose source decides the result, so that
+    editing a backend invalidates the stages built on it.
+    """
+
+    def decorate(fn: Callable) -> Task:
+        modules = [inspect.getmodule(fn), *code]
+        policy = StageCachePolicy(stage=name, version=version, code_hash=source_hash(modules))
+        return task(fn, name=name, cache_policy=policy, persist_result=True, result_serializer="json")
+
+    return decorate
+
+
+def result_storage(store: ArtifactStore) -> Path | str:
+    """Where Prefect keeps this store's task results: a folder, or for a remote store a
+    RemoteFileSystem block saved under a name derived from the store URL (Prefect only accepts
+    blocks that the server knows)."""
+    base = f"{store.url}/prefect-results"
+    if store.is_local:
+        return Path(base)
+    name = "lipsync-sts-" + hashlib.sha256(base.encode()).hexdigest()[:12]
+    RemoteFileSystem(basepath=base).save(name, overwrite=True)
+    return f"remote-file-system/{name}"
+
+
+def bind(stage_task: Task, store: ArtifactStore, refresh: bool = False) -> Task:
+    """The task with its results and cache records kept in ``store``.
+
+    On a local store, runs that would compute the same key wait on a file lock and then read the
+    first run's result, so two identical dubs started together do the work once.
+    """
+    policy = stage_task.cache_policy
+    if store.is_local:
+        from prefect.locking.filesystem import FileSystemLockManager
+
+        policy = policy.configure(lock_manager=FileSystemLockManager(Path(store.url) / "locks"),
+                                  isolation_level="SERIALIZABLE")
+    return stage_task.with_options(result_storage=result_storage(store), cache_policy=policy,
+                                   refresh_cache=refresh or None)
+
+
+@dataclass
+class StageRun:
+    stage: str
+    label: str
+    state: str  # Prefect's state name: "Completed", "Cached", "Failed"...
+    seconds: float
+
+    @property
+    def cached(self) -> bool:
+        return self.state == "Cached"
+
+
+@dataclass
+class RunLog:
+    """What each stage of a flow run did: the run summary users read."""
+
+    runs: list[StageRun] = field(default_factory=list)
+
+    def call(self, stage_task: Task, label: str = "", **inputs: Any) -> Any:
+        start = time.perf_counter()
+        state = stage_task(**inputs, return_state=True)
+        self.runs.append(StageRun(stage_task.name, label, state.name or state.type.value,
+                                  time.perf_counter() - start))
+        return state.result()  # re-raises the stage's exception when it failed
+
+    @property
+    def ran(self) -> list[str]:
+        return [r.stage + (f"[{r.label}]" if r.label else "") for r in self.runs if not r.cached]
+
+    def table(self) -> list[dict[str, Any]]:
+        return [{"stage": r.stage, "for": r.label or "-", "state": r.state,
+                 "cached": r.cached, "seconds": round(r.seconds, 2)} for r in self.runs]
+
+    def render(self) -> str:
+        rows = [f"{'stage':<14} {'for':<6} {'result':<10} {'time':>8}"]
+        rows += [f"{r.stage:<14} {r.label or '-':<6} {('cached' if r.cached else r.state.lower()):<10} "
+                 f"{r.seconds:>7.2f}s" for r in self.runs]
+        total = sum(r.seconds for r in self.runs)
+        n_cached = sum(r.cached for r in self.runs)
+        rows.append(f"{len(self.runs)} stages, {n_cached} cached, {total:.1f}s")
+        return "\n".join(rows)

@@ -1,0 +1,86 @@
+"""`lipsync-sts`: the command line.
+
+Bad input ends with one line on stderr naming the input and what to do, and exit status 2;
+`--debug` shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Offline machines: Prefect's telemetry would only log connection errors.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lipsync-sts", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dub = sub.add_parser("dub", help="translate a talking-head video and re-sync the lips")
+    dub.add_argument("input", help="video file")
+    dub.add_argument("--from", dest="source", required=True, help="language spoken in the video (e.g. hi)")
+    dub.add_argument("--to", dest="targets", action="append", required=True,
+                     help="target language; repeat for several (outputs are then named OUT.<lang>.mp4)")
+    dub.add_argument("--output", "-o", help="output video (default: <input>.dub.mp4 in the current folder)")
+    dub.add_argument("--store", help="artifact store: a folder or fsspec URL "
+                                     "(default: $LIPSYNC_STS_STORE or ./artifacts)")
+    dub.add_argument("--transcript", help="source-language .srt/.vtt to use instead of speech recognition")
+    dub.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
+    dub.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    demo = sub.add_parser("demo", help="build a sample talking-head clip and dub it hi -> ur")
+    demo.add_argument("--output-dir", default="demo", help="where the sample and its dub go (default: demo/)")
+    demo.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
+    return parser
+
+
+def run_dub(args: argparse.Namespace) -> int:
+    from flows.dub import dub, dump_result, validate_request
+
+    output = args.output or f"{Path(args.input).stem}.dub.mp4"
+    validate_request(args.input, args.source, args.targets, output)
+    from lipsync_sts import media
+
+    media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+    result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
+                 store_url=args.store, transcript=args.transcript, refresh=args.refresh)
+    if args.json:
+        print(dump_result(result))
+    else:
+        print(result.summary)
+        print(f"subtitles ({args.source}): {result.source_subtitles}")
+        for out in result.outputs:
+            print(f"dubbed ({out.language}): {out.video}\nsubtitles ({out.language}): {out.subtitles}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from lipsync_sts.demo import run_demo as demo
+
+    demo(Path(args.output_dir), args.store)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from lipsync_sts.errors import UserInputError
+
+    try:
+        return {"dub": run_dub, "demo": run_demo}[args.command](args)
+    except UserInputError as exc:
+        if args.debug:
+            raise
+        print(f"lipsync-sts: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lipsync-sts: interrupted; completed stages stay cached, rerun to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

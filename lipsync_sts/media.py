@@ -1,0 +1,202 @@
+"""Decoding, encoding and muxing with PyAV (FFmpeg's libraries, x264 included, in one wheel).
+
+PyAV rather than moviepy for the hot path: it streams frame by frame without an ffmpeg
+subprocess and pipe, copies packets when remuxing, and reports stream metadata (rotation, frame
+rate as a fraction) that moviepy hides.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from pydantic import BaseModel
+
+from lipsync_sts.errors import UserInputError
+
+
+class MediaInfo(BaseModel):
+    width: int
+    height: int
+    fps: float
+    fps_fraction: str  # exact rate, e.g. "30000/1001", so the output keeps it
+    n_frames: int
+    duration: float  # seconds of video
+    video_codec: str
+    rotation: int = 0  # degrees the player turns the picture (phone videos)
+    has_audio: bool
+    audio_rate: int | None = None
+    audio_channels: int | None = None
+
+
+def _open(path: str | os.PathLike) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"input {path} does not exist; check the path")
+    if path.is_dir():
+        raise UserInputError(f"input {path} is a folder; give a video file")
+    if path.stat().st_size == 0:
+        raise UserInputError(f"input {path} is empty (0 bytes); give a video file")
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise UserInputError(
+            f"input {path} cannot be read as a video ({exc.__class__.__name__}); "
+            "it may be corrupt, truncated or not a media file"
+        ) from None
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Stream facts of a video file; a clear error if it is not a readable video."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise UserInputError(f"input {path} has no video stream; give a video (audio-only files cannot be lip-synced)")
+        video = container.streams.video[0]
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        if not rate or rate <= 0:
+            raise UserInputError(f"input {path} has no usable frame rate; re-encode it (e.g. ffmpeg -r 25)")
+        n_frames, rotation = _count_frames(container, video)
+        if n_frames == 0:
+            raise UserInputError(f"input {path} has no decodable video frames; it may be corrupt or truncated")
+        audio = container.streams.audio[0] if container.streams.audio else None
+        return MediaInfo(
+            width=video.width, height=video.height, fps=float(rate),
+            fps_fraction=f"{rate.numerator}/{rate.denominator}", n_frames=n_frames,
+            duration=n_frames / float(rate), video_codec=video.codec_context.name, rotation=rotation,
+            has_audio=audio is not None, audio_rate=audio.rate if audio else None,
+            audio_channels=audio.channels if audio else None,
+        )
+
+
+def _count_frames(container: av.container.InputContainer, video: av.VideoStream) -> tuple[int, int]:
+    """Frames are counted by demuxing (no decoding): the header's count is missing or wrong for
+    many files, and the output must have exactly as many frames as the input. The first frame is
+    decoded to check the stream is decodable at all and to read its rotation."""
+    rotation = 0
+    try:
+        first = next(container.decode(video=0))
+        rotation = int(getattr(first, "rotation", 0) or 0)
+    except (StopIteration, av.error.FFmpegError):
+        return 0, 0
+    container.seek(0)
+    n = sum(1 for packet in container.demux(video) if packet.size)
+    return n, rotation
+
+
+def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """Decoded frames, (H, W, 3) uint8 RGB, one at a time."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as exc:
+            raise UserInputError(f"input {path} is corrupt part-way through ({exc}); re-encode or replace it") from None
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
+    """The first audio stream, mixed to mono float32 at ``sample_rate``: shape (n_samples,)."""
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise UserInputError(f"input {path} has no audio track; give a video with speech, or pass --transcript")
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            raise UserInputError(f"audio of {path} is corrupt ({exc}); re-encode or replace it") from None
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path next to ``path`` that replaces it only when the block succeeds."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.part{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class VideoWriter:
+    """H.264 encoder fed RGB frames one at a time, keeping the input's exact frame rate."""
+
+    def __init__(self, path: str | os.PathLike, fps_fraction: str, width: int, height: int,
+                 crf: int = 18, preset: str = "veryfast", rotation: int = 0):
+        self.container = av.open(str(path), mode="w")
+        self.stream = self.container.add_stream("libx264", rate=Fraction(fps_fraction))
+        self.stream.width, self.stream.height = width, height
+        # 4:2:0 needs even sizes; odd-sized inputs keep full chroma instead of being cropped.
+        self.stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        self.stream.options = {"crf": str(crf), "preset": preset}
+        self.stream.thread_type = "AUTO"
+        self.rotation = rotation
+        self.count = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.count
+        self.count += 1
+        self.container.mux(self.stream.encode(frame))
+
+    def close(self) -> None:
+        self.container.mux(self.stream.encode(None))
+        if self.rotation:
+            self.stream.set_display_rotation(self.rotation)
+        self.container.close()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _audio_packets(stream: av.AudioStream, audio: np.ndarray, sample_rate: int) -> list[av.Packet]:
+    frame_size = stream.codec_context.frame_size or 1024
+    packets: list[av.Packet] = []
+    for start in range(0, len(audio), frame_size):
+        chunk = np.ascontiguousarray(audio[start:start + frame_size], dtype=np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = sample_rate, start
+        frame.time_base = Fraction(1, sample_rate)
+        packets.extend(stream.encode(frame))
+    packets.extend(stream.encode(None))
+    return packets
+
+
+def mux(video_path: str | os.PathLike, audio: np.ndarray, sample_rate: int, out_path: str | os.PathLike,
+        audio_bitrate: int = 128_000) -> None:
+    """Copy the video stream of ``video_path`` (no re-encode) and add ``audio`` as AAC.
+
+    Packets are interleaved by time so players can start without seeking to the end.
+    """
+    with av.open(str(video_path)) as source, av.open(str(out_path), mode="w") as out:
+        v_in = source.streams.video[0]
+        v_out = out.add_stream_from_template(v_in)
+        a_out = out.add_stream("aac", rate=sample_rate, layout="mono")
+        a_out.bit_rate = audio_bitrate
+        audio_packets = _audio_packets(a_out, audio, sample_rate)
+        video_packets = [p for p in source.demux(v_in) if p.dts is not None]
+
+        def seconds(packet: av.Packet) -> float:
+            return float(packet.dts * packet.time_base)
+
+        queue = sorted([(seconds(p), 0, i, p) for i, p in enumerate(video_packets)]
+                       + [(seconds(p), 1, i, p) for i, p in enumerate(audio_packets)], key=lambda t: t[:3])
+        for _, kind, _, packet in queue:
+            packet.stream = v_out if kind == 0 else a_out
+            out.mux(packet)

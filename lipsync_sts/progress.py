@@ -1,0 +1,49 @@
+"""Progress for long stages: a bar in the terminal and a progress artifact in the Prefect UI."""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+
+class Progress:
+    """Counts work units; updates the Prefect artifact at most every 2% so the API isn't flooded."""
+
+    def __init__(self, total: int, description: str):
+        self.total = max(int(total), 1)
+        self.done = 0
+        self._bar = tqdm(total=self.total, desc=description, unit="frame", leave=False,
+                         disable=not sys.stderr.isatty())
+        self._artifact_id = None
+        self._last_percent = -100.0
+        try:
+            from prefect.artifacts import create_progress_artifact
+            from prefect.context import TaskRunContext
+
+            if TaskRunContext.get() is not None:
+                self._artifact_id = create_progress_artifact(progress=0.0, description=description)
+        except Exception:  # noqa: BLE001 - progress must never break the work it reports on
+            self._artifact_id = None
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self._bar.update(n)
+        percent = 100.0 * self.done / self.total
+        if self._artifact_id is not None and (percent - self._last_percent >= 2.0 or self.done >= self.total):
+            self._last_percent = percent
+            try:
+                from prefect.artifacts import update_progress_artifact
+
+                update_progress_artifact(self._artifact_id, progress=min(percent, 100.0))
+            except Exception:  # noqa: BLE001
+                self._artifact_id = None
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

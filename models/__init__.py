@@ -1,0 +1,1 @@
+"""Neural networks and backends: ASR, MT, TTS, faces, lip-sync."""

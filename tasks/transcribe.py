@@ -1,0 +1,45 @@
+"""transcribe: speech audio -> timed segments in the source language's own script.
+
+A transcript the user supplies (.srt/.vtt) replaces recognition; it is an input artifact like any
+other, so editing it reruns this stage and what follows.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+import models.asr
+from lipsync_sts.cache import stage
+from lipsync_sts.errors import UserInputError
+from lipsync_sts.segments import Segment, parse_srt
+from lipsync_sts.store import ArtifactRef, ArtifactStore
+from models.asr import AsrConfig
+
+
+class TranscribeConfig(BaseModel):
+    language: str
+    asr: AsrConfig = Field(default_factory=AsrConfig)
+
+
+def transcribe_audio(store: ArtifactStore, config: TranscribeConfig, audio: ArtifactRef | None = None,
+                     transcript: ArtifactRef | None = None) -> ArtifactRef:
+    if transcript is not None:
+        segments = parse_srt(store.read_bytes(transcript).decode("utf-8-sig"), source="the transcript")
+    else:
+        segments = models.asr.transcribe(store.local_path(audio), config.language, config.asr)
+    segments = [s for s in segments if s.text.strip()]
+    if not segments:
+        raise UserInputError("no speech was recognised in the video's audio; check that it has speech "
+                             f"in language {config.language!r}, or pass --transcript FILE.srt")
+    return store.put_json([s.model_dump() for s in segments], kind="segments",
+                          meta={"language": config.language, "count": len(segments)})
+
+
+@stage("transcribe", version="1", code=(models.asr,))
+def transcribe(store_url: str, config: TranscribeConfig, audio: ArtifactRef | None = None,
+               transcript: ArtifactRef | None = None) -> ArtifactRef:
+    return transcribe_audio(ArtifactStore(store_url), config, audio, transcript)
+
+
+def load_segments(store: ArtifactStore, ref: ArtifactRef) -> list[Segment]:
+    return [Segment(**s) for s in store.read_json(ref)]

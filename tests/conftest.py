@@ -1,0 +1,31 @@
+"""Shared fixtures: a throw-away Prefect API for the whole session, small generated inputs,
+and the real clips of ../shared/testdata where that folder exists."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+TESTDATA = REPO.parent / "shared" / "testdata"
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A temporary Prefect server and database, so tests never touch the user's Prefect."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def testdata() -> Path:
+    if not TESTDATA.is_dir():
+        pytest.skip(f"real test clips not present at {TESTDATA} (they live beside the repo, in ../shared/testdata)")
+    return TESTDATA

@@ -1,0 +1,86 @@
+"""The stage cache: keys follow content and parameters, never names, paths or run ids."""
+
+from __future__ import annotations
+
+import pytest
+from prefect import flow
+from pydantic import BaseModel
+
+from lipsync_sts.cache import RunLog, bind, stage, stage_key
+from lipsync_sts.store import ArtifactRef, ArtifactStore
+
+
+class Gain(BaseModel):
+    factor: float = 2.0
+
+
+@stage("scale", version="1")
+def scale(store_url: str, numbers: ArtifactRef, config: Gain) -> ArtifactRef:
+    store = ArtifactStore(store_url)
+    return store.put_json([x * config.factor for x in store.read_json(numbers)])
+
+
+@stage("total", version="1")
+def total(store_url: str, numbers: ArtifactRef) -> ArtifactRef:
+    store = ArtifactStore(store_url)
+    return store.put_json(sum(store.read_json(numbers)))
+
+
+@flow
+def two_stage_flow(store_url: str, source: list[float], factor: float) -> dict:
+    store = ArtifactStore(store_url)
+    log = RunLog()
+    numbers = store.put_json(source)
+    scaled = log.call(bind(scale, store), numbers=numbers, config=Gain(factor=factor), store_url=store.url)
+    summed = log.call(bind(total, store), numbers=scaled, store_url=store.url)
+    return {"value": store.read_json(summed), "states": {r.stage: r.state for r in log.runs}}
+
+
+def ref(sha: str) -> ArtifactRef:
+    return ArtifactRef(uri=f"/anywhere/{sha}.wav", sha256=sha, size=1)
+
+
+def test_key_ignores_where_an_input_lives():
+    a = ArtifactRef(uri="/store-a/objects/ab/abc.wav", sha256="abc", size=3)
+    b = ArtifactRef(uri="s3://bucket/objects/ab/abc.wav", sha256="abc", size=3, meta={"note": "copied"})
+    assert stage_key("s", "1", "code", {"audio": a}) == stage_key("s", "1", "code", {"audio": b})
+
+
+def test_key_changes_with_content_parameters_version_and_code():
+    base = stage_key("s", "1", "code", {"audio": ref("abc"), "config": Gain(factor=2)})
+    assert base != stage_key("s", "1", "code", {"audio": ref("abd"), "config": Gain(factor=2)})
+    assert base != stage_key("s", "1", "code", {"audio": ref("abc"), "config": Gain(factor=3)})
+    assert base != stage_key("s", "2", "code", {"audio": ref("abc"), "config": Gain(factor=2)})
+    assert base != stage_key("s", "1", "edited", {"audio": ref("abc"), "config": Gain(factor=2)})
+    assert base != stage_key("t", "1", "code", {"audio": ref("abc"), "config": Gain(factor=2)})
+
+
+def test_rerun_computes_nothing(prefect_api, tmp_path):
+    store_url = str(tmp_path / "store")
+    first = two_stage_flow(store_url, [1, 2, 3], 2.0)
+    second = two_stage_flow(store_url, [1, 2, 3], 2.0)
+    assert first["value"] == second["value"] == 12
+    assert first["states"] == {"scale": "Completed", "total": "Completed"}
+    assert second["states"] == {"scale": "Cached", "total": "Cached"}
+
+
+def test_a_parameter_change_reruns_its_stage_and_what_depends_on_it(prefect_api, tmp_path):
+    store_url = str(tmp_path / "store")
+    two_stage_flow(store_url, [1, 2, 3], 2.0)
+    changed = two_stage_flow(store_url, [1, 2, 3], 10.0)
+    assert changed["value"] == 60
+    assert changed["states"] == {"scale": "Completed", "total": "Completed"}
+
+
+def test_a_change_that_gives_the_same_output_stops_invalidation_there(prefect_api, tmp_path):
+    store_url = str(tmp_path / "store")
+    two_stage_flow(store_url, [0, 0], 2.0)
+    # Another factor, but zeros scale to the same bytes: downstream sees the same sha256.
+    again = two_stage_flow(store_url, [0, 0], 5.0)
+    assert again["states"] == {"scale": "Completed", "total": "Cached"}
+
+
+def test_each_store_keeps_its_own_cache(prefect_api, tmp_path):
+    two_stage_flow(str(tmp_path / "a"), [1], 2.0)
+    other = two_stage_flow(str(tmp_path / "b"), [1], 2.0)
+    assert other["states"] == {"scale": "Completed", "total": "Completed"}

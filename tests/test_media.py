@@ -1,0 +1,85 @@
+"""Decoding, encoding and muxing keep what users notice: frame count, frame rate, size, duration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lipsync_sts import media
+from lipsync_sts.errors import UserInputError
+
+
+def make_clip(path, n_frames=30, fps="30000/1001", size=(96, 64), audio_seconds=None, rate=16000):
+    w, h = size
+    frames_only = path.with_name("frames_" + path.name)
+    with media.VideoWriter(frames_only, fps, w, h) as writer:
+        for i in range(n_frames):
+            frame = np.zeros((h, w, 3), np.uint8)
+            frame[:, : (i * w) // n_frames] = 200  # a wipe, so frames differ
+            writer.write(frame)
+    if audio_seconds is None:
+        return frames_only
+    t = np.arange(int(audio_seconds * rate)) / rate
+    media.mux(frames_only, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, path)
+    return path
+
+
+def test_encoded_clip_keeps_exact_frame_rate_size_and_frame_count(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", n_frames=30, fps="30000/1001", size=(96, 64), audio_seconds=1.0)
+    info = media.probe(clip)
+    assert (info.width, info.height, info.n_frames) == (96, 64, 30)
+    assert info.fps_fraction == "30000/1001"
+    assert info.has_audio and info.audio_rate == 16000
+    assert info.duration == pytest.approx(30 * 1001 / 30000)
+
+
+def test_odd_frame_sizes_are_encoded_without_cropping(tmp_path):
+    clip = make_clip(tmp_path / "odd.mp4", n_frames=5, fps="25/1", size=(65, 49))
+    info = media.probe(clip)
+    assert (info.width, info.height) == (65, 49)
+    assert sum(1 for _ in media.iter_frames(clip)) == 5
+
+
+def test_decoded_frames_come_back_in_order(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", n_frames=10, fps="25/1")
+    brightness = [f[:, :, 0].mean() for f in media.iter_frames(clip)]
+    assert brightness == sorted(brightness) and len(brightness) == 10
+
+
+def test_audio_is_read_as_mono_at_the_requested_rate(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", n_frames=25, fps="25/1", audio_seconds=1.0, rate=44100)
+    audio = media.read_audio(clip, 16000)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) == pytest.approx(16000, abs=1600)  # AAC priming/padding
+    assert np.sqrt(np.mean(audio[4000:12000] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=0.05)  # the sine survives
+
+
+def test_a_video_without_audio_is_a_clear_error(tmp_path):
+    clip = make_clip(tmp_path / "silent.mp4", n_frames=5, fps="25/1")
+    assert not media.probe(clip).has_audio
+    with pytest.raises(UserInputError, match="no audio track"):
+        media.read_audio(clip, 16000)
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"", "empty"),
+    (b"this is not a video at all" * 100, "cannot be read as a video"),
+])
+def test_unreadable_inputs_are_clear_errors(tmp_path, content, expected):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(content)
+    with pytest.raises(UserInputError, match=expected):
+        media.probe(bad)
+
+
+def test_a_truncated_video_is_a_clear_error(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", n_frames=30, fps="25/1", audio_seconds=1.2)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    with pytest.raises(UserInputError, match=str(truncated.name)):
+        media.probe(truncated)
+
+
+def test_a_missing_input_names_the_path(tmp_path):
+    with pytest.raises(UserInputError, match="does not exist"):
+        media.probe(tmp_path / "nope.mp4")
