@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from lipsync_sts.cache import RunLog, bind
 from lipsync_sts.errors import UserInputError
-from lipsync_sts.languages import get_language
+from lipsync_sts.validation import validate_request
 from lipsync_sts.segments import to_srt
 from lipsync_sts.store import ArtifactRef, ArtifactStore, export_file
 from models.asr import AsrConfig
@@ -76,31 +76,19 @@ def subtitle_path(output: str | os.PathLike, language: str) -> Path:
     return output.with_name(f"{output.stem}.{language}.srt")
 
 
-def validate_request(video: str, source: str, targets: list[str], output: str | os.PathLike) -> None:
-    """Everything checkable before any work starts, so bad input fails fast and touches nothing."""
-    get_language(source)
-    if not targets:
-        raise UserInputError("no target language given; pass --to CODE (for example --to ur)")
-    for target in targets:
-        get_language(target)
-        if target == source:
-            raise UserInputError(f"target language {target!r} is the source language; choose another --to")
-    if len(set(targets)) != len(targets):
-        raise UserInputError(f"target languages repeat: {targets}; give each --to once")
-    if not Path(video).is_file():
-        raise UserInputError(f"input {video} does not exist or is not a file; check the path")
-    parent = Path(output).resolve().parent
-    probe_dir = parent
-    while not probe_dir.exists():
-        probe_dir = probe_dir.parent
-    if not os.access(probe_dir, os.W_OK):
-        raise UserInputError(f"output folder {parent} is not writable; choose another --output")
-
-
 @flow(name="dub", log_prints=True)
 def dub(video: str, source: str, targets: list[str], output: str, store_url: str | None = None,
-        transcript: str | None = None, options: DubOptions | None = None, refresh: bool = False) -> DubResult:
+        transcript: str | None = None, translations: dict[str, str] | None = None,
+        options: DubOptions | None = None, refresh: bool = False) -> DubResult:
+    """``transcript``: a source-language .srt/.vtt replacing recognition; ``translations``: target
+    language -> .srt replacing machine translation for that language."""
     validate_request(video, source, targets, output)
+    translations = translations or {}
+    for language, path in translations.items():
+        if language not in targets:
+            raise UserInputError(f"a translation is given for {language!r}, which is not a target; add --to {language}")
+        if not Path(path).is_file():
+            raise UserInputError(f"translation file {path} for {language!r} does not exist")
     options = options or DubOptions()
     store = ArtifactStore(store_url)
     log = RunLog()
@@ -126,7 +114,8 @@ def dub(video: str, source: str, targets: list[str], output: str, store_url: str
 
     outputs = []
     for target in targets:
-        translated = call(translate, target, segments=segments_ref,
+        given = store.put_file(translations[target], kind="subtitles") if target in translations else None
+        translated = call(translate, target, segments=segments_ref, translation=given,
                           config=TranslateConfig(source=source, target=target, mt=options.mt))
         clips = call(synthesize, target, segments=translated,
                      config=SynthesizeConfig(language=target, tts=options.tts))

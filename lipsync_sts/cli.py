@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     dub.add_argument("--store", help="artifact store: a folder or fsspec URL "
                                      "(default: $LIPSYNC_STS_STORE or ./artifacts)")
     dub.add_argument("--transcript", help="source-language .srt/.vtt to use instead of speech recognition")
+    dub.add_argument("--translation", action="append", default=[], metavar="LANG=FILE",
+                     help="target-language .srt to use instead of machine translation (repeatable)")
     dub.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
     dub.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -40,15 +42,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_dub(args: argparse.Namespace) -> int:
-    from flows.dub import dub, dump_result, validate_request
+    from lipsync_sts.errors import UserInputError
+    from lipsync_sts.validation import validate_request
 
     output = args.output or f"{Path(args.input).stem}.dub.mp4"
+    translations = {}
+    for item in args.translation:
+        language, sep, path = item.partition("=")
+        if not sep or not path:
+            raise UserInputError(f"--translation {item!r} must look like LANG=FILE.srt, e.g. --translation ta=talk.ta.srt")
+        translations[language.strip()] = path
     validate_request(args.input, args.source, args.targets, output)
     from lipsync_sts import media
 
     media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+    from flows.dub import dub, dump_result
+
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
-                 store_url=args.store, transcript=args.transcript, refresh=args.refresh)
+                 store_url=args.store, transcript=args.transcript, translations=translations,
+                 refresh=args.refresh)
     if args.json:
         print(dump_result(result))
     else:
