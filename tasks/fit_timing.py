@@ -25,11 +25,11 @@ class FitTimingConfig(BaseModel):
 def fit_dub_timing(store: ArtifactStore, clips: ArtifactRef, segments: ArtifactRef, video: ArtifactRef,
                    config: FitTimingConfig) -> ArtifactRef:
     speech = SpeechClips.load(store.local_path(clips))
-    rate = config.timing.sample_rate
+    rate = config.timing.sample_rate or speech.sample_rate
     audio = [c if speech.sample_rate == rate else
              librosa.resample(c, orig_sr=speech.sample_rate, target_sr=rate) for c in speech.clips]
     track, report = timing.fit_to_slots(audio, rate, load_segments(store, segments),
-                                        float(video.meta["duration"]), config.timing)
+                                        float(video.meta["duration"]), config.timing.model_copy(update={"sample_rate": rate}))
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "dub.wav"
         sf.write(wav, track, rate, subtype="FLOAT")
