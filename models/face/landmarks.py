@@ -1,0 +1,37 @@
+"""Indices into mediapipe's 478-point face mesh (468 mesh points + 10 iris points with
+``refine_landmarks=True``), named once so no module carries magic numbers.
+
+"Left"/"right" are as seen in the image (the subject's right side appears on the image's left).
+"""
+
+from __future__ import annotations
+
+N_LANDMARKS = 478
+
+# Inner lip gap at the middle of the mouth: the lip-sync measures of DESIGN.md §4 use these two.
+UPPER_LIP_INNER_MID = 13
+LOWER_LIP_INNER_MID = 14
+
+# Outer eye corners: their distance is a face-size measure that does not change when the mouth moves.
+EYE_OUTER_LEFT = 33
+EYE_OUTER_RIGHT = 263
+
+MOUTH_CORNER_LEFT = 61
+MOUTH_CORNER_RIGHT = 291
+MOUTH_INNER_CORNER_LEFT = 78
+MOUTH_INNER_CORNER_RIGHT = 308
+
+CHIN = 152
+# Face outline at about the height of the mouth: the jaw's lateral extent.
+JAW_LEFT = 58
+JAW_RIGHT = 288
+NOSE_BASE = 2  # just below the nose tip, where the upper lip's skin begins (subnasale)
+
+# Lip contours, each ordered from the image-left corner to the image-right corner.
+LIP_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LIP_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIP_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LIP_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+
+# Lower face outline, image-left cheek round the chin to image-right cheek (part of FACE_OVAL).
+JAW_CONTOUR = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)

@@ -1,0 +1,172 @@
+"""The embedded lip-sync: opens the mouth to a target, closes it at 0, changes only the lower face."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from models.face import FaceTrack, FaceTrackConfig, track_faces
+from models.face import landmarks as lm
+from models.lipsync import EmbeddedLipSync, EmbeddedLipSyncConfig, target_opening_from_envelope
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()  # (512, 512, 3) RGB; smiling, teeth showing (mouth opening ~0.11)
+
+
+@pytest.fixture(scope="module")
+def track(astronaut) -> FaceTrack:
+    return track_faces([astronaut] * 3, 25.0, FaceTrackConfig())
+
+
+def render(track: FaceTrack, frame: np.ndarray, target: float) -> np.ndarray:
+    return EmbeddedLipSync(track, np.full(len(track), target, np.float32)).render(len(track) - 1, frame)
+
+
+def opening_of(frame: np.ndarray) -> float:
+    """The mesh's mouth opening of a still frame, measured afresh."""
+    return float(track_faces([frame] * 3, 25.0, FaceTrackConfig()).mouth_opening()[-1])
+
+
+@pytest.fixture(scope="module")
+def closed(track, astronaut) -> np.ndarray:
+    return render(track, astronaut, 0.0)
+
+
+@pytest.fixture(scope="module")
+def wide(track, astronaut) -> np.ndarray:
+    return render(track, astronaut, 1.0)
+
+
+def test_target_zero_closes_an_open_mouth(track, closed):
+    assert track.mouth_opening()[-1] > 0.08  # the source shows her teeth
+    assert opening_of(closed) < 0.03
+
+
+def test_target_one_opens_the_mouth_wide(track, closed, wide):
+    opened = opening_of(wide)
+    assert opened > 1.5 * track.mouth_opening()[-1]
+    assert opened - opening_of(closed) > 0.15
+
+
+def test_the_opening_grows_with_the_target(track, astronaut):
+    openings = [opening_of(render(track, astronaut, t)) for t in (0.0, 0.5, 1.0)]
+    assert openings[0] < openings[1] < openings[2]
+
+
+def test_pixels_outside_the_lower_face_stay_bit_identical(track, astronaut, closed, wide):
+    pts = track.landmarks[-1]
+    nose_y = pts[lm.NOSE_BASE, 1]
+    mouth_w = np.linalg.norm(pts[lm.MOUTH_CORNER_RIGHT] - pts[lm.MOUTH_CORNER_LEFT])
+    jaw_x = pts[[lm.JAW_LEFT, lm.JAW_RIGHT], 0]
+    for out in (closed, wide):
+        changed = np.any(out != astronaut, axis=2)
+        ys, xs = np.nonzero(changed)
+        assert ys.size > 100  # something did change
+        assert ys.min() >= nose_y - 0.5 * mouth_w  # nothing above the nose base: eyes, nose, hair untouched
+        assert ys.max() <= pts[lm.CHIN, 1] + 1.5 * mouth_w  # nor further down the neck
+        assert xs.min() >= jaw_x[0] - 0.5 * mouth_w and xs.max() <= jaw_x[1] + 0.5 * mouth_w
+        assert out.dtype == np.uint8 and out.shape == astronaut.shape
+
+
+def test_the_input_frame_is_not_modified(track, astronaut):
+    before = astronaut.copy()
+    render(track, astronaut, 1.0)
+    np.testing.assert_array_equal(astronaut, before)
+
+
+def test_frames_without_a_face_pass_through_untouched(track, astronaut):
+    absent = dataclasses.replace(
+        track,
+        present=np.zeros(len(track), bool),
+        landmarks=np.full_like(track.landmarks, np.nan),
+        boxes=np.full_like(track.boxes, np.nan),
+    )
+    out = EmbeddedLipSync(absent, np.ones(len(track), np.float32)).render(0, astronaut)
+    assert out is astronaut
+
+
+def test_a_closed_mouth_at_target_zero_is_left_alone(closed):
+    again = track_faces([closed] * 3, 25.0, FaceTrackConfig())
+    out = EmbeddedLipSync(again, np.zeros(3, np.float32)).render(2, closed)
+    assert np.abs(out.astype(int) - closed.astype(int)).max() <= 2  # at most sub-pixel touch-ups
+
+
+def test_the_target_must_match_the_track_and_the_frame_its_size(track, astronaut):
+    with pytest.raises(ValueError, match="target_opening"):
+        EmbeddedLipSync(track, np.zeros(len(track) + 1, np.float32))
+    renderer = EmbeddedLipSync(track, np.zeros(len(track), np.float32))
+    with pytest.raises(ValueError, match="expected"):
+        renderer.render(0, astronaut[:256])
+
+
+def test_config_is_typed_and_frozen():
+    config = EmbeddedLipSyncConfig(max_gap=0.3)
+    with pytest.raises(Exception):
+        config.max_gap = 0.5
+    with pytest.raises(Exception):
+        EmbeddedLipSyncConfig(unknown=1)
+
+
+# -- target from the dub's speech envelope ---------------------------------------------------
+
+
+def test_silence_gives_a_closed_mouth():
+    assert (target_opening_from_envelope(np.zeros(50)) == 0).all()
+    quiet_then_loud = np.r_[np.full(20, 0.01), np.full(20, 1.0)]
+    target = target_opening_from_envelope(quiet_then_loud)
+    assert (target[:20] == 0).all()  # below the gate: closed, not slightly open
+
+
+def test_the_mouth_opens_within_about_two_frames_and_closes_after_speech():
+    envelope = np.r_[np.zeros(10), np.ones(20), np.zeros(20)]
+    target = target_opening_from_envelope(envelope)
+    assert target.shape == envelope.shape and target.dtype == np.float32
+    assert 0.0 <= target.min() and target.max() <= 1.0
+    assert target[9] == 0 and target[11] > 0.8  # speech starts at frame 10
+    assert 0 < target[31] < target[29]  # releases smoothly...
+    assert (target[40:] == 0).all()  # ...and is fully closed a few frames into the silence
+
+
+def test_the_envelope_scale_does_not_matter_and_bad_values_are_silence():
+    rng = np.random.default_rng(1)
+    envelope = rng.random(100)
+    np.testing.assert_allclose(target_opening_from_envelope(envelope), target_opening_from_envelope(1000 * envelope))
+    with_nan = envelope.copy()
+    with_nan[10] = np.nan
+    assert np.isfinite(target_opening_from_envelope(with_nan)).all()
+    assert target_opening_from_envelope(np.zeros(0)).shape == (0,)
+
+
+# -- on a real talking-face clip ---------------------------------------------------------------
+
+
+def test_on_a_real_clip_the_mouth_follows_the_target_and_not_the_source_speech(testdata):
+    import itertools
+
+    import av
+
+    path = testdata / "video" / "v08_styletalk_Obama_clip1.mp4"
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in itertools.islice(container.decode(video=0), 120)]
+    source = track_faces(frames, 30.0, FaceTrackConfig())
+    # Syllable-like bursts of a dub with pauses between them: 1 s talking, 1/3 s silent.
+    n = len(frames)
+    talking = (np.arange(n) % 40) < 30
+    envelope = np.where(talking, 0.5 + 0.5 * np.sin(np.arange(n) * 2 * np.pi / 7), 0.0)
+    target = target_opening_from_envelope(envelope)
+    renderer = EmbeddedLipSync(source, target)
+    rendered = track_faces((renderer.render(i, f) for i, f in enumerate(frames)), 30.0, FaceTrackConfig(smooth=False))
+
+    out, src = rendered.mouth_opening(), source.mouth_opening()
+    assert rendered.present.all()
+    assert np.corrcoef(out, target)[0, 1] > 0.8
+    assert abs(np.corrcoef(src, target)[0, 1]) < 0.5  # the source's own speech does not explain it
+    silent = target == 0
+    assert silent.sum() > 10
+    assert np.mean(out[silent]) < 0.03 < np.mean(src[silent])  # he talks there; the dub does not
