@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 import models.asr
+import models.mt
 from lipsync_sts.cache import stage
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.segments import Segment, parse_srt
@@ -35,7 +36,7 @@ def transcribe_audio(store: ArtifactStore, config: TranscribeConfig, audio: Arti
                           meta={"language": config.language, "count": len(segments)})
 
 
-@stage("transcribe", version="1", code=(models.asr,))
+@stage("transcribe", version="1", code=(models.asr, models.mt))
 def transcribe(store_url: str, config: TranscribeConfig, audio: ArtifactRef | None = None,
                transcript: ArtifactRef | None = None) -> ArtifactRef:
     return transcribe_audio(ArtifactStore(store_url), config, audio, transcript)

@@ -1,0 +1,9 @@
+"""Speech recognition: audio -> timed segments in the language's own script.
+
+Default backend: faster-whisper running the embedded whisper-base (see embedded_whisper).
+"""
+
+from models.asr.transcribe import AsrConfig, transcribe
+from models.asr.vad import VadConfig, speech_regions
+
+__all__ = ["AsrConfig", "VadConfig", "speech_regions", "transcribe"]

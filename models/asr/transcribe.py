@@ -1,0 +1,161 @@
+"""Speech -> timed text segments with faster-whisper (CTranslate2).
+
+The pipeline: decode to 16 kHz mono -> whisper with its own VAD filter, the language forced and
+other scripts suppressed -> segment boundaries tightened to Silero speech regions -> text
+written in the language's own script.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from pathlib import Path
+from typing import Literal
+
+import ctranslate2
+import numpy as np
+from pydantic import BaseModel, Field
+
+from lipsync_sts.errors import UserInputError
+from lipsync_sts.languages import get_language
+from lipsync_sts.segments import Segment
+from models.asr.embedded_whisper import embedded_model_dir
+from models.asr.script import foreign_script_tokens, normalize_script
+from models.asr.vad import SAMPLE_RATE, VadConfig, speech_regions
+
+
+class AsrConfig(BaseModel):
+    backend: Literal["faster-whisper"] = "faster-whisper"
+    model: str = "embedded"  # "embedded" (whisper-base from the registry packages) or a CTranslate2 model dir
+    beam_size: int = Field(5, ge=1)
+    compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
+    cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores)
+    vad: bool = True  # skip silence in whisper and tighten segments to Silero speech regions
+    vad_config: VadConfig = VadConfig()
+    # Off: on the shared Hindi clips, conditioning turned one misheard window into a loop.
+    condition_on_previous_text: bool = False
+    # Whisper retries a window at these temperatures when its output looks like a loop.
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    seed: int = 0  # for the sampled retries
+    restrict_script: bool = True  # suppress tokens of scripts the language is not written in
+    native_script: bool = True  # Urdu-script Hindi -> Devanagari (see models.asr.script)
+
+
+def resolve_model_dir(model: str) -> Path:
+    if model == "embedded":
+        return embedded_model_dir()
+    path = Path(model).expanduser()
+    if not (path / "model.bin").is_file():
+        what = "does not exist" if not path.exists() else "holds no model.bin"
+        raise UserInputError(
+            f"ASR model folder {path} {what}; pass a CTranslate2 Whisper model directory "
+            f"(ct2-transformers-converter output) or 'embedded'"
+        )
+    return path
+
+
+def _load(model_dir: str, compute_type: str, cpu_threads: int, seed: int = 0):
+    from faster_whisper import WhisperModel  # heavy import: only when transcribing
+
+    # CTranslate2's worker threads draw their sampling seed when the model is loaded, so a model
+    # reused across calls samples its temperature retries differently each time. A fresh load per
+    # call (~0.5 s) keeps one audio file -> one transcript, which content-hashed caching relies on.
+    ctranslate2.set_random_seed(seed)
+    return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
+
+
+def _byte_decoder() -> dict[str, int]:
+    # GPT-2 byte-level BPE writes each byte as a printable character; this undoes that mapping.
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + extra)] = b
+            extra += 1
+    return chars
+
+
+@functools.lru_cache(maxsize=2)
+def _token_bytes(tokenizer_json: str) -> tuple[bytes, ...]:
+    """UTF-8 bytes of each text token (the ids below <|endoftext|>)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(tokenizer_json)
+    decoder = _byte_decoder()
+    eot = tokenizer.token_to_id("<|endoftext|>")
+    return tuple(bytes(decoder[c] for c in tokenizer.id_to_token(i)) for i in range(eot))
+
+
+def tighten(segments: list[Segment], regions: list[tuple[float, float]]) -> list[Segment]:
+    """Shrink each segment to the speech regions it overlaps; one that overlaps none stays as is."""
+    out = []
+    for seg in segments:
+        inside = [(max(seg.start, s), min(seg.end, e)) for s, e in regions if s < seg.end and e > seg.start]
+        if inside:
+            seg = seg.model_copy(update={"start": inside[0][0], "end": inside[-1][1]})
+        out.append(seg)
+    return out
+
+
+def _whisper_language(language: str) -> str:
+    lang = get_language(language)
+    if lang.whisper is None:
+        raise UserInputError(
+            f"Whisper cannot transcribe {lang.name} ({lang.code}); supply a transcript (.srt) for the source video"
+        )
+    return lang.whisper
+
+
+def _read_audio(wav_path: Path) -> np.ndarray:
+    from faster_whisper import decode_audio
+
+    if not wav_path.is_file():
+        raise UserInputError(f"audio file {wav_path} does not exist")
+    try:
+        return decode_audio(str(wav_path), sampling_rate=SAMPLE_RATE)  # (n_samples,) float32 mono
+    except Exception as err:  # PyAV raises its own error types for unreadable media
+        raise UserInputError(f"audio file {wav_path} could not be decoded ({err}); give a WAV or other audio file") from None
+
+
+def transcribe(wav_path: Path, language: str, config: AsrConfig | None = None) -> list[Segment]:
+    """Timed segments of what is said in ``wav_path``, in ``language``'s script; empty ones dropped."""
+    config = config or AsrConfig()
+    whisper_language = _whisper_language(language)
+    model_dir = str(resolve_model_dir(config.model))
+    audio = _read_audio(Path(wav_path))
+    duration = audio.size / SAMPLE_RATE
+    if duration == 0:
+        return []
+
+    model = _load(model_dir, config.compute_type, config.cpu_threads, config.seed)
+    suppress = [-1]  # -1: whisper's default set of non-speech symbols
+    tokenizer_json = Path(model_dir) / "tokenizer.json"
+    if config.restrict_script and tokenizer_json.is_file():  # without it faster-whisper fetches one
+        suppress += foreign_script_tokens(list(_token_bytes(str(tokenizer_json))), language)
+    pieces, _info = model.transcribe(
+        audio,
+        language=whisper_language,  # always: auto-detection misfires on Indian languages
+        task="transcribe",
+        beam_size=config.beam_size,
+        vad_filter=config.vad,
+        condition_on_previous_text=config.condition_on_previous_text,
+        suppress_tokens=suppress,
+        temperature=list(config.temperatures),
+    )
+    segments = [Segment(start=max(0.0, p.start), end=min(duration, p.end), text=p.text.strip())
+                for p in pieces]
+    segments = [s for s in segments if _has_words(s.text) and s.end > s.start]
+    if config.vad and segments:
+        segments = tighten(segments, speech_regions(audio, config.vad_config))
+    if config.native_script:
+        segments = [s.model_copy(update={"text": normalize_script(s.text, language)}) for s in segments]
+    # Millisecond precision is all a subtitle or a video frame can use.
+    return [s.model_copy(update={"start": round(s.start, 3), "end": round(s.end, 3)})
+            for s in segments if _has_words(s.text)]
+
+
+def _has_words(text: str) -> bool:
+    # "۔ ۔" or "..." is what whisper writes for noise it cannot read
+    return any(unicodedata.category(c)[0] in "LN" for c in text)
