@@ -76,45 +76,82 @@ def subtitle_path(output: str | os.PathLike, language: str) -> Path:
     return output.with_name(f"{output.stem}.{language}.srt")
 
 
-@flow(name="dub", log_prints=True)
-def dub(video: str, source: str, targets: list[str], output: str, store_url: str | None = None,
-        transcript: str | None = None, translations: dict[str, str] | None = None,
-        options: DubOptions | None = None, refresh: bool = False) -> DubResult:
-    """``transcript``: a source-language .srt/.vtt replacing recognition; ``translations``: target
-    language -> .srt replacing machine translation for that language."""
-    validate_request(video, source, targets, output)
-    translations = translations or {}
-    for language, path in translations.items():
-        if language not in targets:
+# Each stage and the stages that consume its output, directly or not: what a rerun of a stage
+# must recompute as well.
+DOWNSTREAM: dict[str, tuple[str, ...]] = {
+    "ingest": ("extract_audio", "transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
+    "extract_audio": ("transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
+    "transcribe": ("translate", "synthesize", "fit_timing", "lipsync", "mux"),
+    "track_faces": ("lipsync", "mux"),
+    "translate": ("synthesize", "fit_timing", "lipsync", "mux"),
+    "synthesize": ("fit_timing", "lipsync", "mux"),
+    "fit_timing": ("lipsync", "mux"),
+    "lipsync": ("mux",),
+    "mux": (),
+}
+
+
+def with_downstream(stages: list[str] | set[str]) -> set[str]:
+    unknown = set(stages) - set(DOWNSTREAM)
+    if unknown:
+        raise UserInputError(f"unknown stage(s) {sorted(unknown)}; stages are: {', '.join(DOWNSTREAM)}")
+    return set(stages).union(*(DOWNSTREAM[s] for s in stages)) if stages else set()
+
+
+class DubRequest(BaseModel):
+    """One video to dub into one or more languages: the dub flow's parameters."""
+
+    video: str
+    source: str
+    targets: list[str]
+    output: str
+    transcript: str | None = None
+    translations: dict[str, str] = Field(default_factory=dict)  # target language -> .srt
+    options: DubOptions = Field(default_factory=DubOptions)
+
+
+def check_request(request: DubRequest) -> None:
+    validate_request(request.video, request.source, request.targets, request.output)
+    for language, path in request.translations.items():
+        if language not in request.targets:
             raise UserInputError(f"a translation is given for {language!r}, which is not a target; add --to {language}")
         if not Path(path).is_file():
             raise UserInputError(f"translation file {path} for {language!r} does not exist")
-    options = options or DubOptions()
-    store = ArtifactStore(store_url)
-    log = RunLog()
-    call = lambda stage_task, label="", **inputs: log.call(bind(stage_task, store, refresh), label,  # noqa: E731
-                                                          store_url=store.url, **inputs)
+    if request.transcript and not Path(request.transcript).is_file():
+        raise UserInputError(f"transcript file {request.transcript} does not exist")
 
-    video_ref = call(ingest, source=SourceFile.of(video))
-    transcript_ref = store.put_file(transcript, kind="subtitles") if transcript else None
+
+def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stages: set[str] = frozenset()) -> DubResult:
+    """The DAG for one video. Stages named in ``refresh_stages`` are recomputed even if cached."""
+    check_request(request)
+    options, source, output = request.options, request.source, request.output
+
+    def call(stage_task, label: str = "", **inputs):
+        return log.call(bind(stage_task, store, stage_task.name in refresh_stages), label,
+                        store_url=store.url, **inputs)
+
+    video_ref = call(ingest, source=SourceFile.of(request.video))
+    transcript_ref = store.put_file(request.transcript, kind="subtitles") if request.transcript else None
     if transcript_ref is None and not video_ref.meta["has_audio"]:
-        raise UserInputError(f"input {video} has no audio track; give a video with speech, or pass --transcript FILE.srt")
+        raise UserInputError(f"input {request.video} has no audio track; give a video with speech, "
+                             "or pass --transcript FILE.srt")
 
-    audio_ref = call(extract_audio, video=video_ref, config=options.audio) if transcript_ref is None else None
-    segments_ref = call(transcribe, source, audio=audio_ref, transcript=transcript_ref,
-                        config=TranscribeConfig(language=source, asr=options.asr))
-    track_ref = call(track_faces, video=video_ref, config=TrackFacesConfig(face=options.face))
+    audio_ref = call(extract_audio, video=video_ref, config=options.audio) if video_ref.meta["has_audio"] else None
+    segments_ref = call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
+                        transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr))
+    track_ref = call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face))
     if track_ref.meta["face_coverage"] == 0:
         get_run_logger().warning("no face was found in %s: the output keeps the original picture, only "
-                                 "the audio is dubbed", video)
+                                 "the audio is dubbed", request.video)
 
-    paths = output_paths(output, targets)
+    paths = output_paths(output, request.targets)
     source_srt = subtitle_path(output, source)
     _write_text(source_srt, to_srt(load_segments(store, segments_ref)))
 
     outputs = []
-    for target in targets:
-        given = store.put_file(translations[target], kind="subtitles") if target in translations else None
+    for target in request.targets:
+        given = (store.put_file(request.translations[target], kind="subtitles")
+                 if target in request.translations else None)
         translated = call(translate, target, segments=segments_ref, translation=given,
                           config=TranslateConfig(source=source, target=target, mt=options.mt))
         clips = call(synthesize, target, segments=translated,
@@ -129,15 +166,34 @@ def dub(video: str, source: str, targets: list[str], output: str, store_url: str
         _write_text(srt_out, to_srt(load_segments(store, translated)))
         outputs.append(DubOutput(language=target, video=str(video_out), subtitles=str(srt_out), artifact=final))
 
-    summary = log.render()
+    return DubResult(source_subtitles=str(source_srt), outputs=outputs, stages=log.table(), summary=log.render())
+
+
+def publish_summary(request: DubRequest, result: DubResult) -> None:
+    """The run summary as a Prefect artifact, for the UI."""
     create_markdown_artifact(
         key="dub-summary",
         markdown="| stage | for | result | seconds |\n|---|---|---|---|\n" + "\n".join(
             f"| {r['stage']} | {r['for']} | {'cached' if r['cached'] else r['state']} | {r['seconds']} |"
-            for r in log.table()),
-        description=f"Dub of {Path(video).name} {source} -> {', '.join(targets)}",
+            for r in result.stages),
+        description=f"Dub of {Path(request.video).name} {request.source} -> {', '.join(request.targets)}",
     )
-    return DubResult(source_subtitles=str(source_srt), outputs=outputs, stages=log.table(), summary=summary)
+
+
+@flow(name="dub", log_prints=True)
+def dub(video: str, source: str, targets: list[str], output: str, store_url: str | None = None,
+        transcript: str | None = None, translations: dict[str, str] | None = None,
+        options: DubOptions | None = None, refresh: bool = False,
+        refresh_stages: list[str] | None = None) -> DubResult:
+    """Dub one video. ``transcript``: a source-language .srt/.vtt replacing recognition;
+    ``translations``: target language -> .srt replacing machine translation for that language;
+    ``refresh_stages``: stages to recompute (with everything downstream) although cached."""
+    request = DubRequest(video=video, source=source, targets=targets, output=output, transcript=transcript,
+                         translations=translations or {}, options=options or DubOptions())
+    refresh_set = set(DOWNSTREAM) if refresh else with_downstream(refresh_stages or [])
+    result = run_dub(request, ArtifactStore(store_url), RunLog(), refresh_set)
+    publish_summary(request, result)
+    return result
 
 
 def _write_text(path: Path, text: str) -> None:
