@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from lipsync_sts.cache import RunLog, bind
 from lipsync_sts.errors import UserInputError
+from lipsync_sts.languages import LANGUAGES
 from lipsync_sts.validation import validate_request
 from lipsync_sts.segments import to_srt
 from lipsync_sts.store import ArtifactRef, ArtifactStore, export_file
@@ -71,9 +72,12 @@ def output_paths(output: str | os.PathLike, targets: list[str]) -> dict[str, Pat
 
 
 def subtitle_path(output: str | os.PathLike, language: str) -> Path:
-    """``OUT.<lang>.srt`` beside the requested output, for the source and each target."""
+    """``OUT.<lang>.srt`` beside the requested output, for the source and each target; an output
+    already named by language (``talk.ur.mp4``) gives ``talk.hi.srt`` and ``talk.ur.srt``."""
     output = Path(output)
-    return output.with_name(f"{output.stem}.{language}.srt")
+    stem, _, last = output.stem.rpartition(".")
+    base = stem if stem and last in LANGUAGES else output.stem
+    return output.with_name(f"{base}.{language}.srt")
 
 
 # Each stage and the stages that consume its output, directly or not: what a rerun of a stage

@@ -37,6 +37,28 @@ def _parser() -> argparse.ArgumentParser:
                      help="target-language .srt to use instead of machine translation (repeatable)")
     dub.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
     dub.add_argument("--json", action="store_true", help="print the result as JSON")
+    dub.add_argument("--debug-faces", metavar="FILE", help="also draw the face track: FILE.png (a strip of "
+                                                             "sampled frames) or FILE.mp4 (every frame)")
+
+    for name, help_text in (("batch", "dub every (video, language) of a CSV/Parquet manifest"),
+                            ("rerun", "recompute failed items, or a named stage and what follows it")):
+        batch = sub.add_parser(name, help=help_text)
+        batch.add_argument("manifest", help="CSV or Parquet: video, source, targets, [id, transcript, "
+                                            "translation_<lang>, options]")
+        batch.add_argument("--output-dir", default="dubbed", help="where outputs and results.csv go (default: dubbed/)")
+        batch.add_argument("--from", dest="source", help="source language for rows without one")
+        batch.add_argument("--to", dest="targets", action="append", help="target language(s) for rows without any")
+        batch.add_argument("--store", help="artifact store: a folder or fsspec URL (s3://bucket/prefix)")
+        batch.add_argument("--root", dest="roots", action="append",
+                           help="folder manifest paths may point into (default: the manifest's folder)")
+        batch.add_argument("--task-runner", choices=["thread", "dask"], default="thread",
+                           help="run items in Prefect's thread pool or on Dask (default: thread)")
+        batch.add_argument("--dask-address", help="an existing Dask scheduler (default: a LocalCluster)")
+        batch.add_argument("--workers", type=int, help="parallel items (default: 1 thread, or 2 Dask workers)")
+        if name == "rerun":
+            batch.add_argument("--stage", help="recompute this stage and everything after it "
+                                               "(default: recompute only what failed)")
+            batch.add_argument("--video", dest="ids", action="append", help="item id(s) to rerun (default: all)")
 
     demo = sub.add_parser("demo", help="build a sample talking-head clip and dub it hi -> ur")
     demo.add_argument("--output-dir", default="demo", help="where the sample and its dub go (default: demo/)")
@@ -74,6 +96,35 @@ def run_dub(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_batch(args: argparse.Namespace) -> int:
+    from flows.batch import dub_dataset, failed_items, results_path, task_runner
+
+    only, refresh = None, None
+    if args.command == "rerun":
+        if args.stage:
+            refresh = [args.stage]
+            only = args.ids
+            if args.targets and args.ids:
+                only = [f"{i}:{t}" for i in args.ids for t in args.targets]
+        else:
+            only = failed_items(args.output_dir)
+            if args.ids:
+                only = [key for key in only if key.split(":")[0] in set(args.ids)]
+            if not only:
+                print(f"nothing failed in {results_path(args.output_dir)}; nothing to rerun")
+                return 0
+    flow_fn = dub_dataset.with_options(task_runner=task_runner(args.task_runner, args.dask_address, args.workers))
+    rows = flow_fn(manifest=args.manifest, output_dir=args.output_dir, store_url=args.store, source=args.source,
+                   targets=args.targets, roots=args.roots, only=only, refresh_stages=refresh)
+    for row in rows:
+        state = "ok" if row.status == "ok" else f"FAILED at {row.failed_stage}: {row.error}"
+        print(f"{row.id} -> {row.target}: {state} ({row.stages_run} stages run, {row.stages_cached} cached, "
+              f"{row.seconds:.1f}s){' ' + row.output if row.output else ''}")
+    failed = sum(r.status == "failed" for r in rows)
+    print(f"{len(rows) - failed} ok, {failed} failed; results: {results_path(args.output_dir)}")
+    return 1 if failed else 0
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from lipsync_sts.demo import run_demo as demo
 
@@ -86,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     from lipsync_sts.errors import UserInputError
 
     try:
-        return {"dub": run_dub, "demo": run_demo}[args.command](args)
+        return {"dub": run_dub, "demo": run_demo, "batch": run_batch, "rerun": run_batch}[args.command](args)
     except UserInputError as exc:
         if args.debug:
             raise
