@@ -111,10 +111,15 @@ def bind(stage_task: Task, store: ArtifactStore, refresh: bool = False) -> Task:
     """The task with its results and cache records kept in ``store``.
 
     On a local store, runs that would compute the same key wait on a file lock and then read the
-    first run's result, so two identical dubs started together do the work once.
+    first run's result, so two identical dubs started together do the work once. Not inside another
+    task (the dataset flow's items): Prefect 3.8 releases a failed nested task's lock twice when the
+    parent commits; there, a stage computed twice in parallel is only wasted work, since objects are
+    content-addressed and written atomically.
     """
+    from prefect.context import TaskRunContext
+
     policy = stage_task.cache_policy
-    if store.is_local:
+    if store.is_local and TaskRunContext.get() is None:
         from prefect.locking.filesystem import FileSystemLockManager
 
         policy = policy.configure(lock_manager=FileSystemLockManager(Path(store.url) / "locks"),

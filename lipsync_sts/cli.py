@@ -7,6 +7,7 @@ Bad input ends with one line on stderr naming the input and what to do, and exit
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -132,9 +133,24 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _NoTracebackForUserErrors(logging.Filter):
+    """Prefect logs every failed task with its traceback; for bad input the message says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from lipsync_sts.errors import UserInputError
+
+        if record.exc_info and isinstance(record.exc_info[1], UserInputError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from lipsync_sts.errors import UserInputError
+
+    if not args.debug:
+        for name in ("prefect.task_runs", "prefect.flow_runs"):
+            logging.getLogger(name).addFilter(_NoTracebackForUserErrors())
 
     try:
         return {"dub": run_dub, "demo": run_demo, "batch": run_batch, "rerun": run_batch}[args.command](args)
