@@ -1,14 +1,21 @@
-"""track_faces: the speaker's face box and landmarks in every frame, once per video."""
+"""track_faces: the speaker's face box and landmarks in every frame, once per video.
+
+Inputs: the ingested video (its meta holds fps, frame count and display rotation) and, optionally,
+the extracted speech audio: its per-frame envelope lets the tracker tell the speaker among
+several faces. Without audio the most prominent face is followed.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
 from pydantic import BaseModel, Field
 
 import models.face
-from lipsync_sts import media
+from lipsync_sts import media, timing
 from lipsync_sts.cache import stage
 from lipsync_sts.progress import Progress
 from lipsync_sts.store import ArtifactRef, ArtifactStore
@@ -19,19 +26,33 @@ class TrackFacesConfig(BaseModel):
     face: FaceTrackConfig = Field(default_factory=FaceTrackConfig)
 
 
-def track_video_faces(store: ArtifactStore, video: ArtifactRef, config: TrackFacesConfig) -> ArtifactRef:
+def speech_per_frame(store: ArtifactStore, audio: ArtifactRef, fps: float, n_frames: int) -> np.ndarray:
+    """(n_frames,) loudness of the extracted speech per video frame, in [0, 1]."""
+    samples, rate = sf.read(store.local_path(audio), dtype="float32", always_2d=True)
+    return timing.speech_envelope(samples.mean(axis=1), rate, fps, n_frames)
+
+
+def track_video_faces(store: ArtifactStore, video: ArtifactRef, config: TrackFacesConfig,
+                      audio: ArtifactRef | None = None) -> ArtifactRef:
     path = store.local_path(video)
-    with Progress(int(video.meta["n_frames"]), "track faces") as progress:
-        track = models.face.track_faces(media.iter_frames(path), float(video.meta["fps"]), config.face,
-                                        on_progress=progress.update)
+    fps, n_frames = float(video.meta["fps"]), int(video.meta["n_frames"])
+    speech = speech_per_frame(store, audio, fps, n_frames) if audio is not None else None
+    with Progress(n_frames, "track faces") as progress:
+        # on_progress reports the count done; Progress.update takes an increment.
+        track = models.face.track_faces(media.iter_frames(path), fps, config.face,
+                                        on_progress=lambda done: progress.update(done - progress.done),
+                                        speech=speech, rotation=int(video.meta.get("rotation", 0) or 0))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "track.npz"
         track.save(out)
         coverage = float(track.present.mean()) if len(track.present) else 0.0
-        return store.put_file(out, kind="face-track", meta={"frames": int(len(track.present)),
-                                                            "face_coverage": round(coverage, 4)})
+        return store.put_file(out, kind="face-track", meta={
+            "frames": int(len(track.present)), "face_coverage": round(coverage, 4),
+            "backend": track.backend, "shots": int(len(track.shot_starts())), "speaker": list(track.notes),
+        })
 
 
-@stage("track_faces", version="1", code=(models.face,))
-def track_faces(store_url: str, video: ArtifactRef, config: TrackFacesConfig) -> ArtifactRef:
-    return track_video_faces(ArtifactStore(store_url), video, config)
+@stage("track_faces", version="2", code=(models.face, timing))
+def track_faces(store_url: str, video: ArtifactRef, config: TrackFacesConfig,
+                audio: ArtifactRef | None = None) -> ArtifactRef:
+    return track_video_faces(ArtifactStore(store_url), video, config, audio)

@@ -164,3 +164,265 @@ def test_a_real_talking_face_clip_is_tracked_in_nearly_every_frame(testdata):
     assert track.present.mean() >= 0.98
     opening = track.mouth_opening()[track.present]
     assert np.nanpercentile(opening, 95) - np.nanpercentile(opening, 5) > 0.05  # he talks
+
+
+# -- issue 3: backends, rotation, sizes, cuts, speaker choice, jitter, debug pictures ------------
+
+from models.face import render_debug  # noqa: E402
+from models.face import rotation as rot  # noqa: E402
+from models.face import speaker  # noqa: E402
+from models.face.backends import FAN_WEIGHTS, S3FD_WEIGHTS, FaceAlignmentBackend, face_alignment_checkpoints  # noqa: E402
+from models.face.identities import Candidate  # noqa: E402
+from models.face.metrics import mouth_jitter  # noqa: E402
+
+
+def test_display_rotation_maps_points_back_to_the_stored_frame():
+    for w, h in [(5, 3), (4, 7)]:
+        stored = np.arange(w * h).reshape(h, w)
+        for turns in range(4):
+            shown = rot.upright(stored, turns)
+            ys, xs = np.mgrid[0 : shown.shape[0], 0 : shown.shape[1]]
+            back = rot.to_stored(np.stack([xs, ys], -1), turns, (w, h)).astype(int)
+            np.testing.assert_array_equal(stored[back[..., 1], back[..., 0]], shown)
+    assert rot.quarter_turns(-90) == 3 and rot.quarter_turns(180) == 2
+    with pytest.raises(ValueError):
+        rot.quarter_turns(45)
+
+
+def test_a_phone_video_stored_sideways_is_tracked_upright_in_stored_pixels(astronaut, still_track, tmp_path):
+    from lipsync_sts import media
+
+    import av
+
+    stored = np.ascontiguousarray(np.rot90(astronaut, -1))  # the player turns it 90° counter-clockwise
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:  # as a phone writes it: display matrix set before encoding
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 512, 512, "yuv420p"
+        stream.set_display_rotation(90)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    info = media.probe(path)
+    assert info.rotation == 90  # PyAV's convention, as MediaInfo reports it
+
+    track = track_faces(media.iter_frames(path), info.fps, FaceTrackConfig(), rotation=info.rotation)
+    assert track.present.all() and track.rotation == 90
+    expected = rot.to_stored(still_track.landmarks[-1], 1, (512, 512))
+    assert np.median(np.linalg.norm(track.landmarks[-1] - expected, axis=-1)) < 4.0  # codec loss only
+
+
+@pytest.mark.parametrize("size", [(301, 257), (97, 75)])
+def test_odd_and_tiny_frames_are_tracked_in_their_own_pixels(astronaut, size):
+    import cv2
+
+    frame = cv2.resize(astronaut[0:300, 100:400], size, interpolation=cv2.INTER_AREA)  # the face fills it
+    track = track_faces([frame] * 3, 25.0, FaceTrackConfig())
+    assert track.size == size and track.present.all()
+    x0, y0, x1, y1 = track.boxes[-1]
+    assert 0 <= x0 < x1 <= size[0] and 0 <= y0 < y1 <= size[1]
+
+
+def test_frames_too_small_for_a_face_are_absent_not_an_error():
+    track = track_faces([grey(9, 17)] * 2, 25.0, FaceTrackConfig())
+    assert track.size == (17, 9) and not track.present.any()
+
+
+def _two_shots(astronaut) -> list[np.ndarray]:
+    face = astronaut[20:260, 140:360]  # (240, 220, 3)
+    second = np.full((512, 512, 3), 40, np.uint8)
+    second[250:490, 270:490] = face  # the face elsewhere, on another background
+    return [astronaut] * 5 + [second] * 5
+
+
+def test_a_scene_cut_starts_a_new_shot_and_the_smoothing_does_not_drag_across_it(astronaut):
+    frames = _two_shots(astronaut)
+    smooth = track_faces(frames, 25.0, FaceTrackConfig())
+    raw = track_faces(frames, 25.0, FaceTrackConfig(smooth=False))
+    assert smooth.cuts.tolist() == [False] * 5 + [True] + [False] * 4
+    assert smooth.shot_starts().tolist() == [0, 5] and len(smooth.notes) == 2
+    assert smooth.present.all()
+    # The first frame after the cut is where the new face is, not pulled towards the old place.
+    assert np.abs(smooth.landmarks[5] - raw.landmarks[5]).max() < 1.0
+
+
+def _candidate(shot: int, frames: range, centre: tuple[float, float], width: float, gap: np.ndarray) -> Candidate:
+    cand = Candidate(shot=shot)
+    for t in frames:
+        pts = np.zeros((lm.N_LANDMARKS, 2), np.float32) + np.array(centre, np.float32)
+        pts[:, 0] += np.linspace(-width / 2, width / 2, lm.N_LANDMARKS)  # the face's extent
+        pts[lm.EYE_OUTER_LEFT] = (centre[0] - width / 3, centre[1])
+        pts[lm.EYE_OUTER_RIGHT] = (centre[0] + width / 3, centre[1])
+        pts[lm.LOWER_LIP_INNER_MID, 1] = pts[lm.UPPER_LIP_INNER_MID, 1] + gap[t]
+        cand.add(t, pts, 0.9)
+    return cand
+
+
+def test_the_speaker_is_the_face_whose_lips_follow_the_speech():
+    rng = np.random.default_rng(1)
+    n = 150
+    speech = np.clip(rng.normal(0.5, 0.3, n), 0, 1).astype(np.float32)
+    talking = 2.0 + 20.0 * speech  # its lip gap follows the speech
+    other = 2.0 + 20.0 * np.clip(rng.normal(0.5, 0.3, n), 0, 1)  # talks, but other words
+    shot = range(0, n)
+    small_speaker = _candidate(0, shot, (100, 100), 60, talking)
+    big_other = _candidate(0, shot, (320, 240), 150, other)  # larger and more central
+    cands = [big_other, small_speaker]
+    assert speaker.choose(cands, shot, (640, 480), speech, None).candidate is small_speaker
+    # Without speech: the most prominent face.
+    assert speaker.choose(cands, shot, (640, 480), None, None).candidate is big_other
+    # Overrides: an index from the left, or a point in fractions of the picture.
+    assert speaker.choose(cands, shot, (640, 480), speech, 1).candidate is big_other
+    assert speaker.choose(cands, shot, (640, 480), speech, (0.5, 0.5)).candidate is big_other
+    assert speaker.choose(cands, shot, (640, 480), None, 2).candidate is None
+
+
+def test_face_override_is_validated():
+    assert FaceTrackConfig(face="1").face == "1" and FaceTrackConfig(face="0.25,0.6").face == "0.25,0.6"
+    for bad in ("left", "1.5,0.2", "-1"):
+        with pytest.raises(ValueError):
+            FaceTrackConfig(face=bad)
+
+
+def test_haar_gives_a_box_with_a_mean_face_and_says_so(astronaut, still_track):
+    track = track_faces([astronaut] * 3, 25.0, FaceTrackConfig(backend="haar"))
+    assert track.present.all() and track.backend == "haar"
+    eye = np.linalg.norm(still_track.landmarks[-1, lm.EYE_OUTER_RIGHT] - still_track.landmarks[-1, lm.EYE_OUTER_LEFT])
+    err = np.linalg.norm(track.landmarks[-1] - still_track.landmarks[-1], axis=-1) / eye
+    assert np.median(err) < 0.25  # a coarse fit: the average face in the cascade's box
+
+
+def test_face_alignment_refuses_clearly_without_its_weights(tmp_path):
+    with pytest.raises(FileNotFoundError, match=S3FD_WEIGHTS):
+        face_alignment_checkpoints(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="checkpoints"):
+        track_faces([grey()], 25.0, FaceTrackConfig(backend="face_alignment", face_alignment_dir=str(tmp_path)))
+    (tmp_path / "checkpoints").mkdir()
+    for name in (S3FD_WEIGHTS, FAN_WEIGHTS):
+        (tmp_path / "checkpoints" / name).write_bytes(b"")
+    assert face_alignment_checkpoints(str(tmp_path)) == tmp_path
+
+
+def test_face_alignment_68_points_drive_the_whole_mesh(astronaut, still_track):
+    """FAN itself needs weights; a stand-in returns what FAN would, the 68 iBUG points of the face."""
+    truth = still_track.landmarks[-1]  # (478, 2) from the mesh
+
+    class Fan:
+        def get_landmarks_from_image(self, image, return_bboxes=False):
+            x0, y0, x1, y1 = still_track.boxes[-1]
+            return [truth[list(lm.IBUG68_TO_MESH)]], None, [np.array([x0, y0, x1, y1, 0.99])]
+
+    found = FaceAlignmentBackend(predictor=Fan()).detect(astronaut)
+    assert len(found) == 1 and found[0].score == pytest.approx(0.99)
+    mesh = found[0].points * 512 - 0.5
+    eye = np.linalg.norm(truth[lm.EYE_OUTER_RIGHT] - truth[lm.EYE_OUTER_LEFT])
+    err = np.linalg.norm(mesh - truth, axis=-1) / eye
+    assert np.median(err) < 0.03 and np.median(err[list(lm.MOUTH)]) < 0.02
+
+
+def test_jitter_is_the_mean_second_difference_of_the_lips_over_face_width():
+    n = 6
+    pts = np.zeros((n, lm.N_LANDMARKS, 2), np.float32)
+    pts[:, :, 0] = np.linspace(0, 100, lm.N_LANDMARKS)  # face width 100
+    pts[:, list(lm.MOUTH), 1] += np.array([0, 2, 0, 2, 0, 2], np.float32)[:, None]  # |second difference| = 4
+    present = np.ones(n, bool)
+    assert mouth_jitter(pts, present) == pytest.approx(0.04)
+    present[2] = False
+    assert mouth_jitter(pts, present) == pytest.approx(0.04)  # only frames with both neighbours count
+    assert np.isnan(mouth_jitter(pts, np.zeros(n, bool)))
+
+
+def test_smoothing_follows_fast_head_motion_without_lag(astronaut):
+    import cv2
+
+    fps, n = 30.0, 45
+    path = 40.0 * np.sin(2 * np.pi * 2.5 * np.arange(n) / fps)  # px, a fast head shake
+    frames = [cv2.warpAffine(astronaut, np.float32([[1, 0, dx], [0, 1, 0]]), (512, 512), borderMode=cv2.BORDER_REFLECT)
+              for dx in path]
+    track = track_faces(frames, fps, FaceTrackConfig())
+    x = track.landmarks[:, lm.NOSE_BASE, 0]
+    x = x - np.mean(x - path)
+    v, vt = np.diff(x), np.diff(path)
+    best = max(range(-3, 4), key=lambda k: float(np.dot(np.roll(v, -k)[4:-4], vt[4:-4])))
+    assert best == 0 and np.mean(np.abs(x - path)) < 4.0
+
+
+def test_debug_strip_and_video_show_the_track(astronaut, tmp_path):
+    from lipsync_sts import media
+
+    path = tmp_path / "clip.mp4"
+    frames = [astronaut] * 4 + [grey(512, 512)] * 2
+    with media.VideoWriter(path, "25/1", 512, 512) as writer:
+        for f in frames:
+            writer.write(f)
+    track = track_faces(media.iter_frames(path), 25.0, FaceTrackConfig())
+    strip = render_debug(path, track, tmp_path / "faces.png", n_tiles=4, tile_width=160, columns=2)
+    import cv2
+
+    picture = cv2.imread(str(strip))
+    assert picture.shape[1] == 320 and picture.shape[0] >= 320
+    video = render_debug(path, track, tmp_path / "faces.mp4")
+    assert media.probe(video).n_frames == 6
+    with pytest.raises(ValueError, match="png"):
+        render_debug(path, track, tmp_path / "faces.gif")
+
+
+def test_the_stage_uses_the_speech_and_records_how_it_chose(astronaut, tmp_path):
+    import soundfile as sf
+
+    from lipsync_sts import media
+    from lipsync_sts.store import ArtifactStore
+    from tasks.track_faces import TrackFacesConfig, track_video_faces
+
+    store = ArtifactStore(str(tmp_path / "store"))
+    path = tmp_path / "clip.mp4"
+    with media.VideoWriter(path, "25/1", 512, 512) as writer:
+        for _ in range(4):
+            writer.write(astronaut)
+    video = store.put_file(path, kind="video", meta=media.probe(path).model_dump())
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, np.zeros(16000 // 5, np.float32), 16000)
+    audio = store.put_file(wav, kind="audio")
+    ref = track_video_faces(store, video, TrackFacesConfig(), audio=audio)
+    assert ref.meta["face_coverage"] == 1.0 and ref.meta["backend"] == "mediapipe"
+    assert ref.meta["speaker"] == ["frames 0-3: the only face"]
+    assert FaceTrack.load(store.local_path(ref)).present.all()
+
+
+def test_the_speaking_face_of_two_real_clips_side_by_side_is_chosen(testdata):
+    import cv2
+
+    from lipsync_sts import media, timing
+
+    a = testdata / "video" / "v08_styletalk_Obama_clip1.mp4"
+    b = testdata / "video" / "v11_styletalk_KristiNoem.mp4"
+    n = 240
+    frames = [np.hstack([x, cv2.resize(y, (x.shape[1], x.shape[0]))])
+              for x, y in zip(itertools.islice(media.iter_frames(a), n), itertools.islice(media.iter_frames(b), n))]
+    for voice, left in ((a, True), (b, False)):
+        speech = timing.speech_envelope(media.read_audio(voice, 16000), 16000, 30.0, len(frames))
+        track = track_faces(frames, 30.0, FaceTrackConfig(), speech=speech)
+        centre_x = np.nanmedian(track.boxes[:, [0, 2]].mean(axis=1))
+        assert (centre_x < frames[0].shape[1] / 2) == left, track.notes
+        assert "follow the speech" in track.notes[0]
+
+
+def test_a_face_found_twice_in_a_frame_or_lost_for_a_while_stays_one_candidate():
+    from models.face.identities import FaceLinker, merge_fragments
+
+    def face(x: float) -> np.ndarray:
+        pts = np.zeros((lm.N_LANDMARKS, 2), np.float32)
+        pts[:, 0] = np.linspace(x, x + 100, lm.N_LANDMARKS)
+        pts[:, 1] = np.linspace(50, 170, lm.N_LANDMARKS)
+        return pts
+
+    linker = FaceLinker(max_gap=2)
+    linker.add(0, [(face(100), 0.9)])
+    linker.add(1, [(face(101), 0.8), (face(104), 0.9)])  # the same face twice
+    linker.add(10, [(face(110), 0.9)])  # back after a long gap, near where it was
+    linker.add(11, [(face(400), 0.9), (face(111), 0.9)])  # and another face appears
+    assert len(linker.candidates) == 3
+    merged = merge_fragments(linker.candidates)
+    assert sorted(len(c.frames) for c in merged) == [1, 4]

@@ -7,7 +7,8 @@ small .npz artifact: about 3.8 kB per frame before compression, never the frames
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,12 @@ class FaceTrack:
     landmarks: np.ndarray  # (N, 478, 2) float32 x, y; NaN where absent
     confidence: np.ndarray  # (N,) float32 in [0, 1]; 0 where absent (see track.py for its meaning)
     fps: float
-    size: tuple[int, int]  # (W, H) of the frames
+    size: tuple[int, int]  # (W, H) of the frames as stored (decoded), not as displayed
+    # Added after format 1's first files (all optional on load, so older tracks still read):
+    rotation: int = 0  # display rotation of the video, degrees counter-clockwise (media.MediaInfo.rotation)
+    backend: str = "mediapipe"  # which detector made it; "haar" landmarks are a mean face in a box
+    cuts: np.ndarray | None = None  # (N,) bool, True where a new shot starts; None: not measured
+    notes: tuple[str, ...] = field(default_factory=tuple)  # how the speaker was chosen, per shot
 
     def __post_init__(self) -> None:
         n = self.present.shape[0]
@@ -42,6 +48,8 @@ class FaceTrack:
             raise ValueError(f"landmarks must be ({n}, {lm.N_LANDMARKS}, 2), got {self.landmarks.shape}")
         if self.confidence.shape != (n,):
             raise ValueError(f"confidence must be ({n},), got {self.confidence.shape}")
+        if self.cuts is not None and (self.cuts.shape != (n,) or self.cuts.dtype != np.bool_):
+            raise ValueError(f"cuts must be ({n},) bool, got {self.cuts.shape} {self.cuts.dtype}")
         if not self.fps > 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
 
@@ -65,6 +73,13 @@ class FaceTrack:
         with np.errstate(invalid="ignore", divide="ignore"):
             return (gap / self.face_size()).astype(np.float32)
 
+    def shot_starts(self) -> np.ndarray:
+        """Frame indices where shots start (always 0 first for a non-empty track)."""
+        if len(self) == 0:
+            return np.zeros(0, np.int64)
+        starts = np.flatnonzero(self.cuts) if self.cuts is not None else np.zeros(0, np.int64)
+        return np.unique(np.concatenate([[0], starts])).astype(np.int64)
+
     # -- persistence ---------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
@@ -79,6 +94,11 @@ class FaceTrack:
             confidence=self.confidence.astype(np.float32),
             fps=np.float64(self.fps),
             size=np.asarray(self.size, dtype=np.int64),
+            rotation=np.int32(self.rotation),
+            backend=np.str_(self.backend),
+            cuts=self.cuts if self.cuts is not None else np.zeros(0, bool),
+            has_cuts=np.bool_(self.cuts is not None),
+            notes=np.str_(json.dumps(list(self.notes))),
         )
         Path(path).write_bytes(buf.getvalue())
 
@@ -89,6 +109,7 @@ class FaceTrack:
             if version != FORMAT_VERSION:
                 raise ValueError(f"{path}: face track format {version}, this code reads {FORMAT_VERSION}")
             w, h = (int(v) for v in z["size"])
+            has_cuts = "has_cuts" in z.files and bool(z["has_cuts"])
             return cls(
                 present=z["present"].astype(bool),
                 boxes=z["boxes"],
@@ -96,4 +117,8 @@ class FaceTrack:
                 confidence=z["confidence"],
                 fps=float(z["fps"]),
                 size=(w, h),
+                rotation=int(z["rotation"]) if "rotation" in z.files else 0,
+                backend=str(z["backend"]) if "backend" in z.files else "mediapipe",
+                cuts=z["cuts"].astype(bool) if has_cuts else None,
+                notes=tuple(json.loads(str(z["notes"]))) if "notes" in z.files else (),
             )

@@ -35,3 +35,18 @@ LIP_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 
 # Lower face outline, image-left cheek round the chin to image-right cheek (part of FACE_OVAL).
 JAW_CONTOUR = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
+
+# Every lip landmark once: the points whose frame-to-frame noise the jitter measure counts.
+MOUTH = tuple(sorted(set(LIP_UPPER_OUTER + LIP_UPPER_INNER + LIP_LOWER_INNER + LIP_LOWER_OUTER)))
+
+# The mesh point nearest each of the 68 iBUG/300-W points that face-alignment (FAN) predicts, in
+# iBUG order: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, outer lips 48-59, inner lips 60-67.
+# Lets a 68-point backend drive the 478-point template (template.py).
+IBUG68_TO_MESH = (
+    162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,
+    71, 63, 105, 66, 107, 336, 296, 334, 293, 301,
+    168, 197, 5, 4, 75, 97, 2, 326, 305,
+    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
+    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,
+    78, 82, 13, 312, 308, 317, 14, 87,
+)

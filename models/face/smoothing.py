@@ -49,17 +49,22 @@ def smooth_runs(
     min_cutoff: float,
     beta: float,
     d_cutoff: float,
+    cuts: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Forward-backward One-Euro over each run of consecutive present frames; a gap restarts the
-    filter so a face that reappears elsewhere is not dragged from its old place.
+    """Forward-backward One-Euro over each run of consecutive present frames; a gap or a scene
+    cut restarts the filter so a face that reappears elsewhere is not dragged from its old place.
 
-    landmarks: (N, P, 2) with NaN where absent; present: (N,) bool. Returns a new (N, P, 2).
+    landmarks: (N, P, 2) with NaN where absent; present: (N,) bool; cuts: (N,) bool, True where a
+    new shot starts. Returns a new (N, P, 2).
     """
     out = landmarks.astype(np.float32, copy=True)
     idx = np.flatnonzero(present)
     if idx.size == 0:
         return out
-    breaks = np.flatnonzero(np.diff(idx) > 1) + 1
+    new_run = np.diff(idx) > 1
+    if cuts is not None:
+        new_run |= cuts[idx[1:]]
+    breaks = np.flatnonzero(new_run) + 1
     for run in np.split(idx, breaks):
         if run.size < 3:
             continue

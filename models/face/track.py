@@ -1,26 +1,33 @@
-"""Face tracking over a stream of frames with mediapipe's 478-point face mesh.
+"""The speaker's face through a stream of frames: detect, link, pick the speaker, smooth.
 
-The mesh runs on a downscaled copy of each frame (its landmark model sees a 192×192 crop of the
-face anyway, so full resolution buys nothing but resize time) in tracking mode: mediapipe runs its
-face detector only when it has lost the face and otherwise follows the previous frame's
-landmarks. Landmarks come back normalised to the image, so scaling by the full frame size maps
-them to full-resolution pixels exactly.
+Per frame (streamed; frames are never stored): downscale to ``detect_width`` (the landmark model
+sees a 192×192 face crop anyway, so full resolution buys nothing but resize time), turn upright
+for a rotated phone video, look for a scene cut (a cut resets the backend's tracking), run the
+backend and link its faces to the candidates of the current shot (identities.py). After the last
+frame: per shot, pick the speaker (speaker.py), smooth its landmarks with a zero-lag One-Euro
+filter restarted at gaps and cuts, and map them to the stored frame's pixels.
 
-Memory: only the per-frame landmarks are kept (about 3.8 kB a frame); frames are consumed one by
-one and never stored.
+Memory: the landmarks of every candidate face (3.8 kB per face per frame), never a frame.
+Speed: the default backend tracks between detections; about 10 ms a frame at 480 px on one core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import landmarks as lm
+from . import rotation as rot
+from .backends import make_backend
 from .face_track import FaceTrack
+from .identities import FaceLinker, merge_fragments
+from .scenes import CutDetector
 from .smoothing import smooth_runs
+from .speaker import choose, parse_face
 
 
 class FaceTrackConfig(BaseModel):
@@ -28,19 +35,37 @@ class FaceTrackConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    detect_width: int = Field(480, ge=64, description="frames wider than this are downscaled to it for the mesh pass")
+    backend: Literal["mediapipe", "face_alignment", "haar"] = Field(
+        "mediapipe", description="mediapipe: 478-point mesh (default); face_alignment: S3FD+FAN 68 points where its "
+        "weights are present; haar: OpenCV box with a mean face in it (last resort)")
+    face: str = Field("auto", description="whose face: 'auto' (the speaker), an index counted left to right from 0, "
+                      "or a point 'x,y' in fractions of the displayed picture")
+    detect_width: int = Field(480, ge=64, description="frames wider than this (as displayed) are downscaled to it for detection")
     min_detection_confidence: float = Field(0.5, ge=0.0, le=1.0, description="face detector score to start a track")
     min_tracking_confidence: float = Field(0.5, ge=0.0, le=1.0, description="mesh face-presence score to keep it")
-    max_num_faces: int = Field(1, ge=1, description="faces the mesh looks for; the track follows one of them")
+    max_num_faces: int = Field(4, ge=1, le=16, description="faces looked for per frame; the track follows the speaker")
     score_with_detector: bool = Field(
         True,
-        description="run the face detector on every frame to fill FaceTrack.confidence (about 3 ms a frame); "
+        description="mediapipe: run the face detector on every frame to fill FaceTrack.confidence (about 2 ms a frame); "
         "when off, confidence is 1 wherever the mesh tracks a face",
     )
+    detect_cuts: bool = Field(True, description="find scene cuts: they reset tracking, smoothing and the speaker choice")
+    max_gap_s: float = Field(1.0, ge=0.0, description="a face unseen this long is a new candidate")
+    face_alignment_dir: str | None = Field(None, description="torch hub folder whose checkpoints/ holds the "
+                                           "face-alignment weights (default: torch's own, ~/.cache/torch/hub)")
     smooth: bool = Field(True, description="zero-lag One-Euro smoothing of the landmarks")
     min_cutoff_hz: float = Field(2.0, gt=0.0, description="One-Euro cutoff for a still face")
     beta: float = Field(4.0, ge=0.0, description="cutoff rise per face size per second of landmark speed")
     d_cutoff_hz: float = Field(1.0, gt=0.0, description="cutoff of the speed estimate")
+
+    @field_validator("face")
+    @classmethod
+    def _face_is_parseable(cls, value: str) -> str:
+        try:
+            parse_face(value)
+        except ValueError as exc:
+            raise ValueError(f"face must be 'auto', an index like '1' or a point like '0.3,0.5': {exc}") from None
+        return value
 
 
 def track_faces(
@@ -48,72 +73,70 @@ def track_faces(
     fps: float,
     config: FaceTrackConfig,
     on_progress: Callable[[int], None] | None = None,
+    *,
+    speech: np.ndarray | None = None,
+    rotation: int = 0,
 ) -> FaceTrack:
-    """Track one face through ``frames`` ((H, W, 3) uint8 RGB, all the same size).
+    """Track the speaker's face through ``frames`` ((H, W, 3) uint8 RGB as decoded, all one size).
 
-    Frames without a face get present=False and NaN landmarks; nothing raises for them.
-    ``on_progress`` is called with the number of frames done after each frame.
+    speech: (N,) per-frame loudness of the source speech in [0, 1] (lipsync_sts.timing.speech_envelope
+    at the video's fps), used to tell the speaker among several faces; None: the most prominent
+    face is taken. rotation: the video's display rotation (media.MediaInfo.rotation); detection
+    runs upright, the track is in stored-frame pixels. Frames without the face get present=False
+    and NaN landmarks; nothing raises for them. ``on_progress`` gets the count of frames done.
     """
-    import mediapipe as mp  # heavy import (TensorFlow Lite runtime), only where tracking runs
-
-    present: list[bool] = []
-    points: list[np.ndarray] = []  # each (478, 2) float32
-    scores: list[float] = []
+    turns = rot.quarter_turns(rotation)
+    override = parse_face(config.face)
+    backend = make_backend(config)
+    cutter = CutDetector() if config.detect_cuts else None
+    linker = FaceLinker(max_gap=max(1, round(config.max_gap_s * fps)))
     size: tuple[int, int] | None = None
-    nan_face = np.full((lm.N_LANDMARKS, 2), np.nan, dtype=np.float32)
-    prev_centre: np.ndarray | None = None
-
-    mesh = mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=False,
-        max_num_faces=config.max_num_faces,
-        refine_landmarks=True,
-        min_detection_confidence=config.min_detection_confidence,
-        min_tracking_confidence=config.min_tracking_confidence,
-    )
-    detector = (
-        mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=0.1)
-        if config.score_with_detector
-        else None
-    )
+    n = 0
     try:
         for i, frame in enumerate(frames):
             size = _check_frame(frame, size, i)
-            small = _downscale(frame, config.detect_width)
-            faces = _mesh_faces(mesh, small, size)  # list of (478, 2) full-res pixels
-            face = _pick(faces, prev_centre)
-            if face is None:
-                present.append(False)
-                points.append(nan_face)
-                scores.append(0.0)
-            else:
-                prev_centre = np.nanmean(face, axis=0)
-                present.append(True)
-                points.append(face)
-                scores.append(_detector_score(detector, small, face, size) if detector else 1.0)
+            shown = rot.displayed_size(size, turns)
+            small = rot.upright(_downscale(frame, config.detect_width, turns), turns)
+            if cutter is not None and cutter.is_cut(small):  # never on the first frame
+                backend.reset()
+                linker.new_shot(i)
+            scale = np.array(shown, np.float32)
+            linker.add(i, [(d.points * scale - 0.5, d.score) for d in backend.detect(small)])
+            n = i + 1
             if on_progress is not None:
-                on_progress(i + 1)
+                on_progress(n)
     finally:
-        mesh.close()
-        if detector is not None:
-            detector.close()
+        backend.close()
 
-    if size is None:
-        size = (0, 0)
-    n = len(present)
-    present_arr = np.asarray(present, dtype=bool).reshape(n)
-    landmarks = np.stack(points).astype(np.float32) if n else np.zeros((0, lm.N_LANDMARKS, 2), np.float32)
+    size = size or (0, 0)
+    shown = rot.displayed_size(size, turns)
+    present = np.zeros(n, bool)
+    points = np.full((n, lm.N_LANDMARKS, 2), np.nan, np.float32)
+    confidence = np.zeros(n, np.float32)
+    cuts = np.zeros(n, bool)
+    cuts[[s for s in linker.shot_starts if s > 0]] = True
+    speech_n = _fit_length(speech, n) if speech is not None else None
+    notes = []
+    for k, shot in enumerate(linker.shots(n) if n else []):
+        cands = merge_fragments([c for c in linker.candidates if c.shot == k])
+        choice = choose(cands, shot, shown, speech_n, override)
+        notes.append(f"frames {shot.start}-{shot.stop - 1}: {choice.reason}")
+        if choice.candidate is not None:
+            idx = np.asarray(choice.candidate.frames)
+            present[idx] = True
+            points[idx] = choice.candidate.stacked()
+            confidence[idx] = choice.candidate.scores
     if config.smooth and n:
-        landmarks = smooth_runs(
-            landmarks, present_arr, fps, config.min_cutoff_hz, config.beta, config.d_cutoff_hz
-        )
-    return FaceTrack(
-        present=present_arr,
-        boxes=_boxes(landmarks),
-        landmarks=landmarks,
-        confidence=np.asarray(scores, dtype=np.float32).reshape(n),
-        fps=float(fps),
-        size=size,
-    )
+        points = smooth_runs(points, present, fps, config.min_cutoff_hz, config.beta, config.d_cutoff_hz, cuts=cuts)
+    points = rot.to_stored(points, turns, size)
+    return FaceTrack(present=present, boxes=_boxes(points), landmarks=points, confidence=confidence, fps=float(fps),
+                     size=size, rotation=int(rotation), backend=config.backend, cuts=cuts, notes=tuple(notes))
+
+
+def _fit_length(speech: np.ndarray, n: int) -> np.ndarray:
+    """The envelope cut or zero-padded to ``n`` frames (audio and video lengths differ slightly)."""
+    speech = np.asarray(speech, np.float32).reshape(-1)[:n]
+    return np.pad(speech, (0, n - len(speech)))
 
 
 def _check_frame(frame: np.ndarray, size: tuple[int, int] | None, index: int) -> tuple[int, int]:
@@ -125,53 +148,14 @@ def _check_frame(frame: np.ndarray, size: tuple[int, int] | None, index: int) ->
     return this
 
 
-def _downscale(frame: np.ndarray, max_width: int) -> np.ndarray:
+def _downscale(frame: np.ndarray, max_width: int, turns: int) -> np.ndarray:
+    """Downscale so that the *displayed* width is at most ``max_width``; tiny frames are kept."""
     h, w = frame.shape[:2]
-    if w <= max_width:
+    shown_w = h if turns % 2 else w
+    if shown_w <= max_width:
         return np.ascontiguousarray(frame)
-    scale = max_width / w
-    return cv2.resize(frame, (max_width, max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-
-
-def _mesh_faces(mesh, small: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
-    result = mesh.process(small)
-    if not result.multi_face_landmarks:
-        return []
-    w, h = size
-    faces = []
-    for face in result.multi_face_landmarks:
-        xy = np.array([(p.x, p.y) for p in face.landmark], dtype=np.float32)  # (478, 2) normalised
-        # Normalised coordinates measure from the image's outer edge; -0.5 moves to pixel centres.
-        faces.append(xy * np.array([w, h], dtype=np.float32) - 0.5)
-    return faces
-
-
-def _pick(faces: list[np.ndarray], prev_centre: np.ndarray | None) -> np.ndarray | None:
-    """The face to follow: the one nearest the last tracked face, else the largest."""
-    if not faces:
-        return None
-    if len(faces) == 1:
-        return faces[0]
-    if prev_centre is not None:
-        return min(faces, key=lambda f: float(np.linalg.norm(f.mean(axis=0) - prev_centre)))
-    return max(faces, key=lambda f: float(np.prod(f.max(axis=0) - f.min(axis=0))))
-
-
-def _detector_score(detector, small: np.ndarray, face: np.ndarray, size: tuple[int, int]) -> float:
-    """Score of the face detector's box that contains the tracked face's centre; 0 when the
-    detector misses a face the mesh keeps tracking (turned away, small, occluded): a sign that the
-    track may be drifting, which the later robustness work can act on."""
-    result = detector.process(small)
-    if not result.detections:
-        return 0.0
-    w, h = size
-    cx, cy = (face.mean(axis=0) + 0.5) / np.array([w, h], dtype=np.float32)
-    best = 0.0
-    for det in result.detections:
-        box = det.location_data.relative_bounding_box
-        if box.xmin <= cx <= box.xmin + box.width and box.ymin <= cy <= box.ymin + box.height:
-            best = max(best, float(det.score[0]))
-    return best
+    scale = max_width / shown_w
+    return cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def _boxes(landmarks: np.ndarray) -> np.ndarray:
