@@ -58,6 +58,7 @@ class DubOutput(BaseModel):
 
 class DubResult(BaseModel):
     source_subtitles: str
+    face_track: ArtifactRef
     outputs: list[DubOutput]
     stages: list[dict]
     summary: str
@@ -170,7 +171,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         _write_text(srt_out, to_srt(load_segments(store, translated)))
         outputs.append(DubOutput(language=target, video=str(video_out), subtitles=str(srt_out), artifact=final))
 
-    return DubResult(source_subtitles=str(source_srt), outputs=outputs, stages=log.table(), summary=log.render())
+    return DubResult(source_subtitles=str(source_srt), face_track=track_ref, outputs=outputs, stages=log.table(), summary=log.render())
 
 
 def publish_summary(request: DubRequest, result: DubResult) -> None:

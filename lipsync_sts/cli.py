@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="target-language .srt to use instead of machine translation (repeatable)")
     dub.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
     dub.add_argument("--json", action="store_true", help="print the result as JSON")
+    dub.add_argument("--face", default="auto",
+                     help="whose lips to sync when several faces show: auto (the one whose mouth follows "
+                          "the speech), an index counted left to right, or a point x,y in fractions of the picture")
     dub.add_argument("--debug-faces", metavar="FILE", help="also draw the face track: FILE.png (a strip of "
                                                              "sampled frames) or FILE.mp4 (every frame)")
 
@@ -84,9 +87,19 @@ def run_dub(args: argparse.Namespace) -> int:
     media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
     from flows.dub import dub, dump_result
 
+    from flows.dub import DubOptions
+    from models.face import FaceTrackConfig
+
+    options = DubOptions(face=FaceTrackConfig(face=args.face))
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
                  store_url=args.store, transcript=args.transcript, translations=translations,
-                 refresh=args.refresh)
+                 options=options, refresh=args.refresh)
+    if args.debug_faces:
+        from lipsync_sts.store import ArtifactStore
+        from models.face import FaceTrack, render_debug
+
+        track = FaceTrack.load(ArtifactStore(args.store).local_path(result.face_track))
+        print(f"face track drawn: {render_debug(args.input, track, args.debug_faces)}")
     if args.json:
         print(dump_result(result))
     else:

@@ -143,7 +143,10 @@ class VideoWriter:
         self.stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         self.stream.options = {"crf": str(crf), "preset": preset}
         self.stream.thread_type = "AUTO"
-        self.rotation = rotation
+        if rotation:
+            # Frames stay as decoded; the player turns them, as it did the input. PyAV only writes
+            # the display matrix if it is set before the first frame is encoded.
+            self.stream.set_display_rotation(rotation)
         self.count = 0
 
     def write(self, rgb: np.ndarray) -> None:
@@ -154,8 +157,6 @@ class VideoWriter:
 
     def close(self) -> None:
         self.container.mux(self.stream.encode(None))
-        if self.rotation:
-            self.stream.set_display_rotation(self.rotation)
         self.container.close()
 
     def __enter__(self) -> "VideoWriter":

@@ -33,7 +33,8 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
     renderer = EmbeddedLipSync(face_track, target_opening_from_envelope(envelope), config.embedded)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lipsync.mp4"
-        with media.VideoWriter(out, info.fps_fraction, info.width, info.height, crf=config.crf) as writer, \
+        with media.VideoWriter(out, info.fps_fraction, info.width, info.height, crf=config.crf,
+                               rotation=info.rotation) as writer, \
                 Progress(info.n_frames, "lip-sync") as progress:
             for index, frame in enumerate(media.iter_frames(store.local_path(video))):
                 writer.write(renderer.render(index, frame) if index < len(face_track.present) else frame)

@@ -83,3 +83,11 @@ def test_a_truncated_video_is_a_clear_error(tmp_path):
 def test_a_missing_input_names_the_path(tmp_path):
     with pytest.raises(UserInputError, match="does not exist"):
         media.probe(tmp_path / "nope.mp4")
+
+
+def test_a_rotated_phone_video_keeps_its_rotation_through_the_writer(tmp_path):
+    out = tmp_path / "rotated.mp4"
+    with media.VideoWriter(out, "30/1", 64, 48, rotation=90) as writer:
+        for _ in range(3):
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+    assert abs(media.probe(out).rotation) == 90
