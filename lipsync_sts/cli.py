@@ -12,12 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-# Offline machines: Prefect's telemetry would only log connection errors.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-# mediapipe's TFLite/glog start-up chatter on stderr says nothing a user can act on.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import lipsync_sts  # noqa: E402,F401 - sets the quiet-logging environment first
 
 
 def _parser() -> argparse.ArgumentParser:

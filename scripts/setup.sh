@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(espeak-ng libespeak-ng1 apertium apertium-urd-hin)
+# --tests: also what the test suite drives for real (Debian's Chromium, for the Prefect UI check).
+[[ ${1:-} == --tests ]] && DEBS+=(chromium)
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
