@@ -19,7 +19,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from flows.dub import DOWNSTREAM, DubOptions, DubRequest, run_dub, with_downstream
+from flows.dub import DOWNSTREAM, DubOptions, DubRequest, publish_summary, run_dub, with_downstream
 from lipsync_sts.cache import RunLog
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.manifest import ManifestItem, read_manifest
@@ -54,8 +54,10 @@ def item_request(item: ManifestItem, output_dir: Path) -> DubRequest:
 def dub_item(item: ManifestItem, output_dir: str, store_url: str, refresh_stages: list[str]) -> ItemResult:
     """One item, never raising: a failure becomes a row of the results table."""
     log, start = RunLog(), time.perf_counter()
+    request = item_request(item, Path(output_dir))
     try:
-        result = run_dub(item_request(item, Path(output_dir)), ArtifactStore(store_url), log, set(refresh_stages))
+        result = run_dub(request, ArtifactStore(store_url), log, set(refresh_stages))
+        publish_summary(request, result, key=f"dub-{item.id}-{item.target}")
     except Exception as exc:  # noqa: BLE001 - any failure of one item is reported, the rest go on
         failed = next((r.stage for r in reversed(log.runs) if r.state not in {"Completed", "Cached"}), None)
         message = str(exc) if isinstance(exc, UserInputError) else f"{type(exc).__name__}: {exc}"

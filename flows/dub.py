@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -54,6 +55,8 @@ class DubOutput(BaseModel):
     video: str
     subtitles: str
     artifact: ArtifactRef
+    # Per segment: start, end, source text, target text and how the dub was fitted (timing report).
+    segments: list[dict] = Field(default_factory=list)
 
 
 class DubResult(BaseModel):
@@ -169,20 +172,44 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         video_out = export_file(store, final, paths[target])
         srt_out = subtitle_path(output, target)
         _write_text(srt_out, to_srt(load_segments(store, translated)))
-        outputs.append(DubOutput(language=target, video=str(video_out), subtitles=str(srt_out), artifact=final))
+        fitted = {t["index"]: t for t in dub_audio.meta.get("timing") or []}
+        source_texts = [seg.text for seg in load_segments(store, segments_ref)]
+        rows = [{"start": round(seg.start, 2), "end": round(seg.end, 2),
+                 "source": source_texts[i] if i < len(source_texts) else "", "target": seg.text,
+                 "speed": fitted.get(i, {}).get("speed"), "dub_start": fitted.get(i, {}).get("dub_start")}
+                for i, seg in enumerate(load_segments(store, translated))]
+        outputs.append(DubOutput(language=target, video=str(video_out), subtitles=str(srt_out), artifact=final,
+                                 segments=rows))
 
     return DubResult(source_subtitles=str(source_srt), face_track=track_ref, outputs=outputs, stages=log.table(), summary=log.render())
 
 
-def publish_summary(request: DubRequest, result: DubResult) -> None:
-    """The run summary as a Prefect artifact, for the UI."""
-    create_markdown_artifact(
-        key="dub-summary",
-        markdown="| stage | for | result | seconds |\n|---|---|---|---|\n" + "\n".join(
-            f"| {r['stage']} | {r['for']} | {'cached' if r['cached'] else r['state']} | {r['seconds']} |"
-            for r in result.stages),
-        description=f"Dub of {Path(request.video).name} {request.source} -> {', '.join(request.targets)}",
-    )
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(request: DubRequest, result: DubResult) -> str:
+    """What a person checks after a dub: outputs, transcript against translation with the timing
+    of each segment, and which stages ran."""
+    lines = [f"# Dub of `{Path(request.video).name}` ({request.source} -> {', '.join(request.targets)})", ""]
+    for out in result.outputs:
+        lines += [f"## {out.language}", "", f"- video: [{out.video}](file://{out.video})",
+                  f"- subtitles: [{out.subtitles}](file://{out.subtitles})", "",
+                  "| start | end | source | translation | speed |", "|---|---|---|---|---|"]
+        lines += [f"| {r['start']} | {r['end']} | {_cell(r['source'])} | {_cell(r['target'])} | "
+                  f"{'' if r.get('speed') is None else round(r['speed'], 2)} |" for r in out.segments]
+        lines.append("")
+    lines += ["## Stages", "", "| stage | for | result | seconds |", "|---|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['for']} | {'cached' if r['cached'] else r['state']} | {r['seconds']} |"
+              for r in result.stages]
+    return "\n".join(lines)
+
+
+def publish_summary(request: DubRequest, result: DubResult, key: str = "dub-summary") -> None:
+    """The run summary as a Prefect markdown artifact, for the UI."""
+    create_markdown_artifact(key=re.sub(r"[^a-z0-9-]+", "-", key.lower()).strip("-") or "dub-summary",
+                             markdown=summary_markdown(request, result),
+                             description=f"Dub of {Path(request.video).name}")
 
 
 @flow(name="dub", log_prints=True)

@@ -55,6 +55,14 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     assert mouth_motion(out, (180, 40, 300, 90)) < 0.5
     assert len(first.stages) == 9 and not any(s["cached"] for s in first.stages)
 
+    # The report a person reads in the Prefect UI: outputs, transcript next to translation, timing.
+    from flows.dub import DubRequest, summary_markdown
+
+    report = summary_markdown(DubRequest(video=str(sample_clip), source="hi", targets=["ur"], output=str(out)), first)
+    segment = first.outputs[0].segments[0]
+    assert str(out) in report and segment["target"] in report and segment["source"] in report
+    assert segment["speed"] is not None
+
     second = dub(video=str(sample_clip), source="hi", targets=["ur"], output=str(out), store_url=store)
     assert ran(second) == set(), "a rerun of the same dub must execute no stage"
     assert second.outputs[0].artifact.sha256 == first.outputs[0].artifact.sha256
