@@ -95,6 +95,17 @@ def stage(name: str, version: str, code: tuple[ModuleType, ...] = ()) -> Callabl
     return decorate
 
 
+def artifacts_present(store: ArtifactStore, result: Any) -> bool:
+    """Whether every artifact a stage result refers to is (completely) in the store."""
+    if isinstance(result, ArtifactRef):
+        return store.exists(result)
+    if isinstance(result, dict):
+        return all(artifacts_present(store, v) for v in result.values())
+    if isinstance(result, (list, tuple)):
+        return all(artifacts_present(store, v) for v in result)
+    return True
+
+
 def result_storage(store: ArtifactStore) -> Path | str:
     """Where Prefect keeps this store's task results: a folder, or for a remote store a
     RemoteFileSystem block saved under a name derived from the store URL (Prefect only accepts
@@ -146,9 +157,17 @@ class RunLog:
 
     runs: list[StageRun] = field(default_factory=list)
 
-    def call(self, stage_task: Task, label: str = "", **inputs: Any) -> Any:
+    def call(self, stage_task: Task, label: str = "", verify: Callable[[Any], bool] | None = None,
+             **inputs: Any) -> Any:
+        """Run (or fetch from the cache) one stage and record how it went.
+
+        ``verify`` checks a cached result (e.g. that its artifacts are still in the store); one
+        that fails it is recomputed rather than handed downstream.
+        """
         start = time.perf_counter()
         state = stage_task(**inputs, return_state=True)
+        if state.name == "Cached" and verify is not None and not verify(state.result()):
+            state = stage_task.with_options(refresh_cache=True)(**inputs, return_state=True)
         self.runs.append(StageRun(stage_task.name, label, state.name or state.type.value,
                                   time.perf_counter() - start))
         return state.result()  # re-raises the stage's exception when it failed

@@ -6,7 +6,7 @@ import pytest
 from prefect import flow
 from pydantic import BaseModel
 
-from lipsync_sts.cache import RunLog, bind, stage, stage_key
+from lipsync_sts.cache import RunLog, artifacts_present, bind, stage, stage_key
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 
 
@@ -31,8 +31,10 @@ def two_stage_flow(store_url: str, source: list[float], factor: float) -> dict:
     store = ArtifactStore(store_url)
     log = RunLog()
     numbers = store.put_json(source)
-    scaled = log.call(bind(scale, store), numbers=numbers, config=Gain(factor=factor), store_url=store.url)
-    summed = log.call(bind(total, store), numbers=scaled, store_url=store.url)
+    present = lambda result: artifacts_present(store, result)  # noqa: E731
+    scaled = log.call(bind(scale, store), numbers=numbers, config=Gain(factor=factor), store_url=store.url,
+                      verify=present)
+    summed = log.call(bind(total, store), numbers=scaled, store_url=store.url, verify=present)
     return {"value": store.read_json(summed), "states": {r.stage: r.state for r in log.runs}}
 
 
@@ -84,3 +86,22 @@ def test_each_store_keeps_its_own_cache(prefect_api, tmp_path):
     two_stage_flow(str(tmp_path / "a"), [1], 2.0)
     other = two_stage_flow(str(tmp_path / "b"), [1], 2.0)
     assert other["states"] == {"scale": "Completed", "total": "Completed"}
+
+
+def test_a_cached_result_whose_artifact_was_deleted_is_recomputed(prefect_api, tmp_path):
+    store_url = str(tmp_path / "store")
+    two_stage_flow(store_url, [4, 5], 2.0)
+    for obj in (tmp_path / "store" / "objects").rglob("*.json"):
+        obj.unlink()  # someone cleaned the store but not Prefect's result records
+    again = two_stage_flow(store_url, [4, 5], 2.0)
+    assert again["value"] == 18
+    assert again["states"] == {"scale": "Completed", "total": "Completed"}
+
+
+def test_a_truncated_result_record_counts_as_a_miss_not_a_result(prefect_api, tmp_path):
+    store_url = str(tmp_path / "store")
+    two_stage_flow(store_url, [1, 1], 3.0)
+    for record in (tmp_path / "store" / "prefect-results").glob("scale-*"):
+        record.write_bytes(record.read_bytes()[:20])  # as if the writer was killed mid-write
+    again = two_stage_flow(store_url, [1, 1], 3.0)
+    assert again["value"] == 6 and again["states"]["scale"] == "Completed"
