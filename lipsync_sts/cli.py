@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
                                                "(default: recompute only what failed)")
             batch.add_argument("--video", dest="ids", action="append", help="item id(s) to rerun (default: all)")
 
+    evaluate = sub.add_parser("evaluate", help="measure how well the lips follow the speech (sync score, "
+                                               "SyncNet LSE with --syncnet), with an HTML report")
+    evaluate.add_argument("input", help="video file")
+    evaluate.add_argument("--audio", help="score the lips against this audio (or video) file instead of the video's own track")
+    evaluate.add_argument("--json", action="store_true", help="print the measures as JSON")
+    evaluate.add_argument("--html", metavar="OUT.html", help="write the report (plots and table) to this file")
+    evaluate.add_argument("--syncnet", metavar="PATH", help="syncnet_v2.model, for LSE-D/LSE-C")
+    evaluate.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
+
     demo = sub.add_parser("demo", help="build a sample talking-head clip and dub it hi -> ur")
     demo.add_argument("--output-dir", default="demo", help="where the sample and its dub go (default: demo/)")
     demo.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
@@ -134,6 +143,40 @@ def run_batch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def run_evaluate(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from lipsync_sts import media
+
+    media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+    from flows.evaluate import evaluate_videos
+
+    with tempfile.TemporaryDirectory() as tmp:
+        [result] = evaluate_videos(videos=[args.input], audios=[args.audio], store_url=args.store,
+                                   syncnet=args.syncnet, html_dir=tmp if args.html else None)
+        if args.html:
+            import shutil
+
+            Path(args.html).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(result.html, args.html)
+    measures = {k: v for k, v in result.evaluation.items() if k != "series"}
+    if args.json:
+        print(json.dumps(measures, indent=1, ensure_ascii=False))
+    else:
+        s = measures["sync"]
+        print(f"{Path(args.input).name} (audio: {measures['audio']}): sync {s['sync']}, offset {s['offset']} frames "
+              f"({s['offset_ms']} ms), confidence {s['confidence']}, mouth closed in {s['closed_in_silence']} of silences")
+        if measures.get("lse"):
+            print(f"SyncNet: LSE-D {measures['lse']['lse_d']:.3f}, LSE-C {measures['lse']['lse_c']:.3f}, "
+                  f"offset {measures['lse']['offset']}")
+        for note in s["notes"]:
+            print(f"note: {note}")
+    if args.html:
+        print(f"report: {args.html}")
+    return 0
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from lipsync_sts.demo import run_demo as demo
 
@@ -161,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(name).addFilter(_NoTracebackForUserErrors())
 
     try:
-        return {"dub": run_dub, "demo": run_demo, "batch": run_batch, "rerun": run_batch}[args.command](args)
+        return {"dub": run_dub, "demo": run_demo, "batch": run_batch, "rerun": run_batch,
+                "evaluate": run_evaluate}[args.command](args)
     except UserInputError as exc:
         if args.debug:
             raise

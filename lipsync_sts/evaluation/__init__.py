@@ -1,0 +1,10 @@
+"""Lip-sync evaluation (DESIGN.md §4): a landmark sync score that needs no weights, SyncNet
+LSE-D/LSE-C where the user has ``syncnet_v2.model``, image checks against the input, and a report.
+"""
+
+from .evaluate import Evaluation, EvaluationConfig, evaluate
+from .image_checks import ImageCheckConfig, ImageChecks, check_images
+from .sync_score import SyncScore, SyncScoreConfig, score_sync
+
+__all__ = ["Evaluation", "EvaluationConfig", "ImageCheckConfig", "ImageChecks", "SyncScore",
+           "SyncScoreConfig", "check_images", "evaluate", "score_sync"]
