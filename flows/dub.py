@@ -26,6 +26,8 @@ from models.asr import AsrConfig
 from models.face import FaceTrackConfig
 from models.mt import MtConfig
 from models.tts import TtsConfig
+from lipsync_sts import media
+from tasks.evaluate import EvaluateConfig, evaluate_stage
 from tasks.extract_audio import ExtractAudioConfig, extract_audio
 from tasks.fit_timing import FitTimingConfig, fit_timing
 from tasks.ingest import SourceFile, ingest
@@ -35,6 +37,11 @@ from tasks.synthesize import SynthesizeConfig, synthesize
 from tasks.track_faces import TrackFacesConfig, track_faces
 from tasks.transcribe import TranscribeConfig, load_segments, transcribe
 from tasks.translate import TranslateConfig, translate
+# --- dub timing and sound (issue 8) ---
+from models.tts.voice import VoiceMatchConfig
+from tasks.extract_soundtrack import ExtractSoundtrackConfig, extract_soundtrack
+from tasks.match_voice import MatchVoiceConfig, match_voice, voice_tts
+from tasks.mix import MixConfig, mix
 
 
 class DubOptions(BaseModel):
@@ -48,6 +55,10 @@ class DubOptions(BaseModel):
     face: FaceTrackConfig = Field(default_factory=FaceTrackConfig)
     lipsync: LipSyncConfig = Field(default_factory=LipSyncConfig)
     mux: MuxConfig = Field(default_factory=MuxConfig)
+    # --- dub timing and sound (issue 8) ---
+    voice: VoiceMatchConfig = Field(default_factory=VoiceMatchConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)
+    evaluate: bool = True  # measure each output's lip sync and attach the report
 
 
 class DubOutput(BaseModel):
@@ -55,8 +66,13 @@ class DubOutput(BaseModel):
     video: str
     subtitles: str
     artifact: ArtifactRef
+    report: str | None = None  # HTML: mouth opening against the dub, sync score, image checks
+    metrics: dict = Field(default_factory=dict)  # the evaluation's headline numbers
     # Per segment: start, end, source text, target text and how the dub was fitted (timing report).
     segments: list[dict] = Field(default_factory=list)
+    # issue 8: the timeline picture beside the output; the mix's loudness and the voice matching.
+    timeline: str | None = None
+    audio: dict = Field(default_factory=dict)
 
 
 class DubResult(BaseModel):
@@ -87,16 +103,28 @@ def subtitle_path(output: str | os.PathLike, language: str) -> Path:
 # Each stage and the stages that consume its output, directly or not: what a rerun of a stage
 # must recompute as well.
 DOWNSTREAM: dict[str, tuple[str, ...]] = {
-    "ingest": ("extract_audio", "transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
-    "extract_audio": ("transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
-    "transcribe": ("translate", "synthesize", "fit_timing", "lipsync", "mux"),
-    "track_faces": ("lipsync", "mux"),
-    "translate": ("synthesize", "fit_timing", "lipsync", "mux"),
-    "synthesize": ("fit_timing", "lipsync", "mux"),
-    "fit_timing": ("lipsync", "mux"),
-    "lipsync": ("mux",),
-    "mux": (),
+    "ingest": ("extract_audio", "transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync",
+               "mux", "evaluate"),
+    "extract_audio": ("transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux",
+                      "evaluate"),
+    "transcribe": ("translate", "synthesize", "fit_timing", "lipsync", "mux", "evaluate"),
+    "track_faces": ("lipsync", "mux", "evaluate"),
+    "translate": ("synthesize", "fit_timing", "lipsync", "mux", "evaluate"),
+    "synthesize": ("fit_timing", "lipsync", "mux", "evaluate"),
+    "fit_timing": ("lipsync", "mux", "evaluate"),
+    "lipsync": ("mux", "evaluate"),
+    "mux": ("evaluate",),
+    "evaluate": (),
 }
+# --- dub timing and sound (issue 8): the voice is matched before synthesis; the original soundtrack
+# is mixed under the fitted dub after it. lipsync reads the dub speech, mux the mix.
+for _stage, _after in {"ingest": ("extract_soundtrack", "match_voice", "mix"),
+                       "extract_audio": ("match_voice", "mix"), "transcribe": ("match_voice", "mix"),
+                       "translate": ("match_voice", "mix"), "synthesize": ("mix",), "fit_timing": ("mix",)}.items():
+    DOWNSTREAM[_stage] += _after
+DOWNSTREAM.update({"extract_soundtrack": ("mix", "mux", "evaluate"),
+                   "match_voice": ("synthesize", "fit_timing", "lipsync", "mix", "mux", "evaluate"),
+                   "mix": ("mux", "evaluate")})
 
 
 def with_downstream(stages: list[str] | set[str]) -> set[str]:
@@ -145,6 +173,8 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                              "or pass --transcript FILE.srt")
 
     audio_ref = call(extract_audio, video=video_ref, config=options.audio) if video_ref.meta["has_audio"] else None
+    soundtrack_ref = (call(extract_soundtrack, video=video_ref, config=ExtractSoundtrackConfig())  # issue 8
+                      if audio_ref is not None and options.mix.soundtrack.original != "drop" else None)
     segments_ref = call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
                         transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr))
     track_ref = call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face))
@@ -162,24 +192,50 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                  if target in request.translations else None)
         translated = call(translate, target, segments=segments_ref, translation=given,
                           config=TranslateConfig(source=source, target=target, mt=options.mt))
+        # --- issue 8: a voice pitched like the speaker; speech that does not fit is re-synthesised faster.
+        voice_ref = (call(match_voice, target, audio=audio_ref, segments=segments_ref, translated=translated,
+                          config=MatchVoiceConfig(language=target, tts=options.tts, voice=options.voice))
+                     if audio_ref is not None and options.voice.enabled else None)
+        tts = voice_tts(options.tts, voice_ref)
         clips = call(synthesize, target, segments=translated,
-                     config=SynthesizeConfig(language=target, tts=options.tts))
-        dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref,
-                         config=options.timing)
+                     config=SynthesizeConfig(language=target, tts=tts))
+        dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref, voice=voice_ref,
+                         config=options.timing.model_copy(update={"language": target, "tts": tts}))
+        mixed = call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
+                     original=soundtrack_ref)
+        # --- end issue 8
         frames = (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, config=options.lipsync)
                   if track_ref.meta["face_coverage"] > 0 else video_ref)
-        final = call(mux, target, frames=frames, dub=dub_audio, config=options.mux)
+        final = call(mux, target, frames=frames, dub=mixed, config=options.mux)  # issue 8: the mix, not the bare dub
         video_out = export_file(store, final, paths[target])
+        timeline = (str(export_file(store, ArtifactRef.model_validate(mixed.meta["timeline"]),
+                                    subtitle_path(output, target).with_suffix(".timeline.png")))
+                    if mixed.meta.get("timeline") else None)  # issue 8
         srt_out = subtitle_path(output, target)
         _write_text(srt_out, to_srt(load_segments(store, translated)))
         fitted = {t["index"]: t for t in dub_audio.meta.get("timing") or []}
         source_texts = [seg.text for seg in load_segments(store, segments_ref)]
         rows = [{"start": round(seg.start, 2), "end": round(seg.end, 2),
                  "source": source_texts[i] if i < len(source_texts) else "", "target": seg.text,
-                 "speed": fitted.get(i, {}).get("speed"), "dub_start": fitted.get(i, {}).get("dub_start")}
+                 "speed": fitted.get(i, {}).get("speed"), "dub_start": fitted.get(i, {}).get("dub_start"),
+                 # issue 8: the rest of the timing report
+                 **{k: fitted.get(i, {}).get(k) for k in ("dub_end", "shift_s", "moved", "overlap_s",
+                                                          "truncated_s", "rate_factor")}}
                 for i, seg in enumerate(load_segments(store, translated))]
+        report, metrics = None, {}
+        if options.evaluate and track_ref.meta["face_coverage"] > 0:
+            measured = final.model_copy(update={"meta": {**final.meta, **media.probe(store.local_path(final)).model_dump()}})
+            out_track = call(track_faces, target, video=measured, audio=dub_audio,
+                             config=TrackFacesConfig(face=options.face))
+            evaluation = call(evaluate_stage, target, video=measured, track=out_track, audio=dub_audio,
+                              config=EvaluateConfig(audio_label="dub"), input_video=video_ref, input_track=track_ref)
+            html = ArtifactRef.model_validate(evaluation.meta["html"])
+            report = str(export_file(store, html, subtitle_path(output, target).with_suffix(".report.html")))
+            metrics = evaluation.meta["summary"]
         outputs.append(DubOutput(language=target, video=str(video_out), subtitles=str(srt_out), artifact=final,
-                                 segments=rows))
+                                 segments=rows, report=report, metrics=metrics,
+                                 timeline=timeline, audio={"loudness": mixed.meta.get("loudness"),  # issue 8
+                                                           "voice": dub_audio.meta.get("voice")}))
 
     return DubResult(source_subtitles=str(source_srt), face_track=track_ref, outputs=outputs, stages=log.table(), summary=log.render())
 
@@ -188,16 +244,46 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _num(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _audio_lines(out: DubOutput) -> list[str]:
+    """issue 8: the timeline picture, the mix's loudness and how the voice was matched."""
+    lines = [f"- timeline: [{out.timeline}](file://{out.timeline})"] if out.timeline else []
+    loud, voice = out.audio.get("loudness") or {}, out.audio.get("voice") or {}
+    if loud:
+        lines.append(f"- soundtrack: {loud.get('lufs')} LUFS, true peak {loud.get('true_peak_dbtp')} dBTP, "
+                     f"original {loud.get('original')}" + (f" by {loud['duck_db']} dB" if loud.get("duck_db") else ""))
+    if voice.get("source_f0_hz"):
+        lines.append(f"- voice: speaker median F0 {_num(voice['source_f0_hz'])} Hz, dub {_num(voice.get('dub_f0_hz'))} Hz "
+                     f"(espeak-ng variant {voice.get('voice_variant') or 'default'}, pitch {voice.get('pitch')}, "
+                     f"shift ×{_num(voice.get('pitch_shift'))})")
+    return lines
+
+
 def summary_markdown(request: DubRequest, result: DubResult) -> str:
     """What a person checks after a dub: outputs, transcript against translation with the timing
     of each segment, and which stages ran."""
     lines = [f"# Dub of `{Path(request.video).name}` ({request.source} -> {', '.join(request.targets)})", ""]
     for out in result.outputs:
         lines += [f"## {out.language}", "", f"- video: [{out.video}](file://{out.video})",
-                  f"- subtitles: [{out.subtitles}](file://{out.subtitles})", "",
-                  "| start | end | source | translation | speed |", "|---|---|---|---|---|"]
+                  f"- subtitles: [{out.subtitles}](file://{out.subtitles})"]
+        if out.report:
+            m = out.metrics
+            lines += [f"- lip-sync report: [{out.report}](file://{out.report})",
+                      f"- sync {m.get('sync')}, offset {m.get('offset')} frames, confidence {m.get('confidence')}, "
+                      f"mouth closed in {m.get('closed_in_silence')} of silences, "
+                      f"PSNR outside the mouth {m.get('psnr_outside_mouth')} dB"]
+        lines += _audio_lines(out)  # issue 8
+        lines += ["",
+                  "| start | end | source | translation | speed | dub start | shift | overlap | rate |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['start']} | {r['end']} | {_cell(r['source'])} | {_cell(r['target'])} | "
-                  f"{'' if r.get('speed') is None else round(r['speed'], 2)} |" for r in out.segments]
+                  f"{_num(r.get('speed'))} | {_num(r.get('dub_start'))} | "
+                  f"{_num(r.get('shift_s'))}{' (moved)' if r.get('moved') else ''} | {_num(r.get('overlap_s'))}"
+                  f"{' cut ' + _num(r['truncated_s']) if r.get('truncated_s') else ''} | {_num(r.get('rate_factor'))} |"
+                  for r in out.segments]
         lines.append("")
     lines += ["## Stages", "", "| stage | for | result | seconds |", "|---|---|---|---|"]
     lines += [f"| {r['stage']} | {r['for']} | {'cached' if r['cached'] else r['state']} | {r['seconds']} |"

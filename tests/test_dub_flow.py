@@ -53,7 +53,7 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     assert mouth_motion(sample_clip, (200, 150, 290, 210)) < 0.5
     assert mouth_motion(out, (200, 150, 290, 210)) > 1.0
     assert mouth_motion(out, (180, 40, 300, 90)) < 0.5
-    assert len(first.stages) == 9 and not any(s["cached"] for s in first.stages)
+    assert len(first.stages) == 11 and not any(s["cached"] for s in first.stages)
 
     # The report a person reads in the Prefect UI: outputs, transcript next to translation, timing.
     from flows.dub import DubRequest, summary_markdown
@@ -62,6 +62,12 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     segment = first.outputs[0].segments[0]
     assert str(out) in report and segment["target"] in report and segment["source"] in report
     assert segment["speed"] is not None
+
+    # Every output comes with its lip-sync evaluation: the mouth now follows the dub.
+    measured = first.outputs[0]
+    assert measured.report and (tmp_path / "out" / "speaker.ur.report.html").exists()
+    assert measured.metrics["sync"] > 0.3, measured.metrics
+    assert measured.metrics["psnr_outside_mouth"] > 40
 
     second = dub(video=str(sample_clip), source="hi", targets=["ur"], output=str(out), store_url=store)
     assert ran(second) == set(), "a rerun of the same dub must execute no stage"
@@ -76,5 +82,6 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     tamil.write_text("1\n00:00:00,500 --> 00:00:02,000\nவணக்கம். இன்று வானிலை நன்றாக இருக்கிறது.\n", encoding="utf-8")
     more = dub(video=str(sample_clip), source="hi", targets=["ur", "ta"], output=str(out), store_url=store,
                translations={"ta": str(tamil)})
-    assert ran(more) == {"translate[ta]", "synthesize[ta]", "fit_timing[ta]", "lipsync[ta]", "mux[ta]"}
+    assert ran(more) == {"translate[ta]", "synthesize[ta]", "fit_timing[ta]", "lipsync[ta]", "mux[ta]",
+                         "track_faces[ta]", "evaluate[ta]"}
     assert (tmp_path / "out" / "speaker.ta.mp4").exists() and (tmp_path / "out" / "speaker.ur.mp4").exists()
