@@ -100,31 +100,21 @@ def subtitle_path(output: str | os.PathLike, language: str) -> Path:
     return output.with_name(f"{base}.{language}.srt")
 
 
-# Each stage and the stages that consume its output, directly or not: what a rerun of a stage
-# must recompute as well.
+# Each stage and the stages after it on the way to the output video: what a rerun of a stage
+# recomputes as well, even where its inputs come out byte-identical. The evaluation of an output
+# is left to the cache: it reruns exactly when the output's bytes change.
 DOWNSTREAM: dict[str, tuple[str, ...]] = {
-    "ingest": ("extract_audio", "transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync",
-               "mux", "evaluate"),
-    "extract_audio": ("transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux",
-                      "evaluate"),
-    "transcribe": ("translate", "synthesize", "fit_timing", "lipsync", "mux", "evaluate"),
-    "track_faces": ("lipsync", "mux", "evaluate"),
-    "translate": ("synthesize", "fit_timing", "lipsync", "mux", "evaluate"),
-    "synthesize": ("fit_timing", "lipsync", "mux", "evaluate"),
-    "fit_timing": ("lipsync", "mux", "evaluate"),
-    "lipsync": ("mux", "evaluate"),
-    "mux": ("evaluate",),
+    "ingest": ("extract_audio", "transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
+    "extract_audio": ("transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
+    "transcribe": ("translate", "synthesize", "fit_timing", "lipsync", "mux"),
+    "track_faces": ("lipsync", "mux"),
+    "translate": ("synthesize", "fit_timing", "lipsync", "mux"),
+    "synthesize": ("fit_timing", "lipsync", "mux"),
+    "fit_timing": ("lipsync", "mux"),
+    "lipsync": ("mux",),
+    "mux": (),
     "evaluate": (),
 }
-# --- dub timing and sound (issue 8): the voice is matched before synthesis; the original soundtrack
-# is mixed under the fitted dub after it. lipsync reads the dub speech, mux the mix.
-for _stage, _after in {"ingest": ("extract_soundtrack", "match_voice", "mix"),
-                       "extract_audio": ("match_voice", "mix"), "transcribe": ("match_voice", "mix"),
-                       "translate": ("match_voice", "mix"), "synthesize": ("mix",), "fit_timing": ("mix",)}.items():
-    DOWNSTREAM[_stage] += _after
-DOWNSTREAM.update({"extract_soundtrack": ("mix", "mux", "evaluate"),
-                   "match_voice": ("synthesize", "fit_timing", "lipsync", "mix", "mux", "evaluate"),
-                   "mix": ("mux", "evaluate")})
 
 
 def with_downstream(stages: list[str] | set[str]) -> set[str]:
