@@ -167,11 +167,14 @@ class VideoWriter:
 
 
 def _audio_packets(stream: av.AudioStream, audio: np.ndarray, sample_rate: int) -> list[av.Packet]:
+    """``audio`` is (n,) mono or (n, channels), float in [-1, 1]."""
+    planar = np.atleast_2d(np.asarray(audio, dtype=np.float32).T)  # (channels, n)
+    layout = "mono" if planar.shape[0] == 1 else "stereo"
     frame_size = stream.codec_context.frame_size or 1024
     packets: list[av.Packet] = []
-    for start in range(0, len(audio), frame_size):
-        chunk = np.ascontiguousarray(audio[start:start + frame_size], dtype=np.float32)[None, :]
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+    for start in range(0, planar.shape[1], frame_size):
+        chunk = np.ascontiguousarray(planar[:, start:start + frame_size])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
         frame.sample_rate, frame.pts = sample_rate, start
         frame.time_base = Fraction(1, sample_rate)
         packets.extend(stream.encode(frame))
@@ -183,13 +186,18 @@ def mux(video_path: str | os.PathLike, audio: np.ndarray, sample_rate: int, out_
         audio_bitrate: int = 128_000) -> None:
     """Copy the video stream of ``video_path`` (no re-encode) and add ``audio`` as AAC.
 
-    Packets are interleaved by time so players can start without seeking to the end.
+    ``audio`` is (n,) mono or (n, 2) stereo. Packets are interleaved by time so players can start
+    without seeking to the end.
     """
+    audio = np.asarray(audio, dtype=np.float32)
+    channels = 1 if audio.ndim == 1 else audio.shape[1]
+    if channels not in (1, 2):
+        raise ValueError(f"mux takes mono or stereo audio, got {channels} channels")
     with av.open(str(video_path)) as source, av.open(str(out_path), mode="w") as out:
         v_in = source.streams.video[0]
         v_out = out.add_stream_from_template(v_in)
-        a_out = out.add_stream("aac", rate=sample_rate, layout="mono")
-        a_out.bit_rate = audio_bitrate
+        a_out = out.add_stream("aac", rate=sample_rate, layout="mono" if channels == 1 else "stereo")
+        a_out.bit_rate = audio_bitrate * channels
         audio_packets = _audio_packets(a_out, audio, sample_rate)
         video_packets = [p for p in source.demux(v_in) if p.dts is not None]
 

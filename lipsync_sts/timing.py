@@ -2,15 +2,22 @@
 
 Translated speech rarely has the length of the original. Each clip starts where its source segment
 started; a clip that is too long first takes the silence before the next segment, then is sped up
-(pitch kept, at most ``max_speedup``), and only then runs into the next slot, which pushes the next
-clip back rather than speaking over it. A clip is never cut short, except by the end of the video,
-and both cases are reported. Speed changes are smoothed across neighbouring segments because a
-voice that jumps between fast and normal from one sentence to the next sounds wrong.
+(pitch kept, at most ``max_speedup``), then is synthesised again at a faster speaking rate where the
+TTS has one (:func:`fit_with_resynthesis`, at most ``max_rate_factor``), and only then runs into
+the next slot, which pushes the next clip back rather than speaking over it. A clip is never cut
+short, except by the end of the video, and both cases are reported. Speed changes are smoothed
+across neighbouring segments because a voice that jumps between fast and normal from one sentence
+to the next sounds wrong.
+
+Not implemented: slowing the video down (repeating frames) for speech that still does not fit; the
+lip-sync and mux stages assume the output has the input's frames. Such speech overlaps instead, and
+the report says so.
 """
 
 from __future__ import annotations
 
 from math import gcd
+from typing import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -40,6 +47,11 @@ class TimingConfig(BaseModel):
     # Segments closer than this form one stretch of speech whose speeds are smoothed together.
     smoothing_gap_s: float = Field(default=1.0, ge=0.0)
     peak_dbfs: float = Field(default=-1.0, le=0.0)
+    # After stretching to max_speedup, speech that still overflows is synthesised again up to this
+    # much faster (espeak-ng words per minute); 1 turns that step off.
+    max_rate_factor: float = Field(default=1.3, ge=1.0, le=3.0)
+    # A dub starting later than its slot by more than this is reported as moved.
+    moved_after_s: float = Field(default=0.1, ge=0.0)
 
     @model_validator(mode="after")
     def _speeds_bracket_one(self) -> "TimingConfig":
@@ -60,9 +72,12 @@ def fit_to_slots(
     Returns the dub track (float32, mono, at ``config.sample_rate`` or ``sample_rate``, exactly
     ``round(total_duration * rate)`` samples, peaks at most ``config.peak_dbfs``) and one report
     per segment, in the order given: ``index, slot_start, slot_end, dub_start, dub_end,
-    dub_duration, speed, overlap_s, truncated_s`` (seconds; ``speed`` > 1 is faster than
-    synthesised; ``overlap_s`` is how far the dub runs past the next slot's start; ``truncated_s``
-    how much of it the end of the video cut off).
+    dub_duration, speed, shift_s, moved, gap_used_s, overlap_s, truncated_s`` (seconds; ``speed``
+    > 1 is faster than synthesised; ``shift_s`` how much later than its slot the dub starts
+    (negative: earlier, which only the last dub does, rather than be cut by the video end) and
+    ``moved`` whether that is more than ``config.moved_after_s`` either way; ``gap_used_s`` how much of the
+    silence after the slot it took; ``overlap_s`` how far it runs past the next slot's start;
+    ``truncated_s`` how much of it the end of the video cut off).
     """
     _check_inputs(clips, sample_rate, slots, total_duration)
     rate = config.sample_rate or sample_rate
@@ -89,9 +104,14 @@ def fit_to_slots(
             # Pushed back by the previous dub, or the smoothing chose too gentle a speed.
             speed = min(config.max_speedup, len(clip) / room) if room > 0 else config.max_speedup
         dub = _fade_edges(time_stretch(clip, speed, rate), rate)
+        if start + len(dub) > n_total:
+            # Speech the video end would cut starts earlier instead, into the pause before its slot
+            # (never over the previous dub): losing words is worse than an early start.
+            start = max(cursor, min(start, n_total - len(dub)))
         end = start + len(dub)
         _add(track, dub, start, rate)
         cursor = end
+        shift = start / rate - slot.start
         reports[i] = {
             "index": i,
             "slot_start": slot.start,
@@ -100,11 +120,60 @@ def fit_to_slots(
             "dub_end": end / rate,
             "dub_duration": len(dub) / rate,
             "speed": len(clip) / len(dub) if len(dub) else 1.0,
+            "shift_s": shift,
+            "moved": abs(shift) > config.moved_after_s,
+            "gap_used_s": max(0.0, min(end / rate, room_end[i]) - max(slot.end, start / rate)),
             # The last slot has no next slot to overlap; running past the video end is truncation.
             "overlap_s": max(0, end - int(round(room_end[i] * rate))) / rate if i != order[-1] else 0.0,
             "truncated_s": max(0, end - n_total) / rate,
         }
     return _limit_peaks(track, config.peak_dbfs), [reports[i] for i in range(len(slots))]
+
+
+def fit_with_resynthesis(
+    clips: list[np.ndarray],
+    sample_rate: int,
+    slots: list[Segment],
+    total_duration: float,
+    config: TimingConfig,
+    resynthesize: Callable[[int, float], np.ndarray] | None = None,
+) -> tuple[np.ndarray, list[dict], list[np.ndarray]]:
+    """:func:`fit_to_slots`, with a faster speaking rate for speech the stretch cap cannot fit.
+
+    ``resynthesize(i, factor)`` returns segment ``i`` spoken ``factor`` times faster than the
+    original clip was (mono, at ``sample_rate``). It is asked only for clips that do not fit the room
+    from their own slot's start to the next slot even at ``max_speedup``; a clip that overflows only
+    because an earlier one pushed it is left for the next round, after that earlier one was fixed.
+    Returns the track, the reports (each with ``rate_factor``) and the clips finally used.
+    """
+    clips = [np.asarray(c, dtype=np.float32) for c in clips]
+    factors = [1.0] * len(clips)
+    _check_inputs(clips, sample_rate, slots, total_duration)
+    order = sorted(range(len(slots)), key=lambda i: (slots[i].start, i))
+    room_end = {i: (slots[order[k + 1]].start if k + 1 < len(order) else total_duration)
+                for k, i in enumerate(order)}
+    for attempt in range(3):
+        track, reports = fit_to_slots(clips, sample_rate, slots, total_duration, config)
+        if resynthesize is None or config.max_rate_factor <= 1.0 or attempt == 2:
+            break
+        wanted = {}
+        for r in reports:
+            i = r["index"]
+            if r["overlap_s"] <= 1e-3 and r["truncated_s"] <= 0 or factors[i] >= config.max_rate_factor - 1e-9:
+                continue
+            room = room_end[i] - slots[i].start
+            needed = len(clips[i]) / sample_rate / room / config.max_speedup if room > 0 else np.inf
+            if needed > 1.0:
+                # A little more than the arithmetic asks: pauses do not shrink with the speaking rate.
+                wanted[i] = float(min(config.max_rate_factor, factors[i] * needed * 1.05))
+        if not wanted:
+            break
+        for i, factor in wanted.items():
+            clips[i] = np.asarray(resynthesize(i, factor), dtype=np.float32)
+            factors[i] = factor
+    for r in reports:
+        r["rate_factor"] = factors[r["index"]]
+    return track, reports, clips
 
 
 def time_stretch(audio: np.ndarray, speed: float, sample_rate: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""mux: the lip-synced frames and the dub track -> the final video."""
+"""mux: the lip-synced frames and the final soundtrack -> the final video."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from lipsync_sts.store import ArtifactRef, ArtifactStore
 
 
 class MuxConfig(BaseModel):
-    audio_bitrate: int = 128_000
+    audio_bitrate: int = 128_000  # per channel
 
 
 def mux_video(store: ArtifactStore, frames: ArtifactRef, dub: ArtifactRef, config: MuxConfig) -> ArtifactRef:
+    """``dub``: the mix stage's soundtrack (mono or stereo) or fit_timing's speech track (mono)."""
     audio, rate = sf.read(store.local_path(dub), dtype="float32")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "dubbed.mp4"
@@ -25,6 +26,6 @@ def mux_video(store: ArtifactStore, frames: ArtifactRef, dub: ArtifactRef, confi
         return store.put_file(out, kind="video")
 
 
-@stage("mux", version="1", code=(media,))
+@stage("mux", version="2", code=(media,))
 def mux(store_url: str, frames: ArtifactRef, dub: ArtifactRef, config: MuxConfig) -> ArtifactRef:
     return mux_video(ArtifactStore(store_url), frames, dub, config)

@@ -53,7 +53,8 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     assert mouth_motion(sample_clip, (200, 150, 290, 210)) < 0.5
     assert mouth_motion(out, (200, 150, 290, 210)) > 1.0
     assert mouth_motion(out, (180, 40, 300, 90)) < 0.5
-    assert len(first.stages) == 11 and not any(s["cached"] for s in first.stages)
+    # 11 + extract_soundtrack, match_voice and mix (issue 8)
+    assert len(first.stages) == 14 and not any(s["cached"] for s in first.stages)
 
     # The report a person reads in the Prefect UI: outputs, transcript next to translation, timing.
     from flows.dub import DubRequest, summary_markdown
@@ -62,6 +63,11 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     segment = first.outputs[0].segments[0]
     assert str(out) in report and segment["target"] in report and segment["source"] in report
     assert segment["speed"] is not None
+    # issue 8: the timing report per segment, the timeline picture beside the output, the loudness.
+    assert segment["shift_s"] is not None and "moved" in segment and "| shift |" in report
+    assert first.outputs[0].timeline == str(tmp_path / "out" / "speaker.ur.timeline.png")
+    assert (tmp_path / "out" / "speaker.ur.timeline.png").read_bytes()[:4] == b"\x89PNG"
+    assert first.outputs[0].audio["loudness"]["lufs"] == pytest.approx(-16.0, abs=0.5)
 
     # Every output comes with its lip-sync evaluation: the mouth now follows the dub.
     measured = first.outputs[0]
@@ -83,5 +89,5 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     more = dub(video=str(sample_clip), source="hi", targets=["ur", "ta"], output=str(out), store_url=store,
                translations={"ta": str(tamil)})
     assert ran(more) == {"translate[ta]", "synthesize[ta]", "fit_timing[ta]", "lipsync[ta]", "mux[ta]",
-                         "track_faces[ta]", "evaluate[ta]"}
+                         "track_faces[ta]", "evaluate[ta]", "match_voice[ta]", "mix[ta]"}
     assert (tmp_path / "out" / "speaker.ta.mp4").exists() and (tmp_path / "out" / "speaker.ur.mp4").exists()

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.segments import Segment
-from lipsync_sts.timing import TimingConfig, fit_to_slots, speech_envelope, time_stretch
+from lipsync_sts.timing import TimingConfig, fit_to_slots, fit_with_resynthesis, speech_envelope, time_stretch
 
 SR = 22050
 CEILING = 10 ** (-1 / 20)
@@ -132,17 +132,28 @@ def test_no_speech_is_dropped_silently():
     _, report = fit(clips, slots, 5.5)
     for clip, r in zip(clips, report):
         assert r["dub_duration"] * r["speed"] == pytest.approx(len(clip) / SR, abs=1e-3)
-    assert [r["truncated_s"] > 0 for r in report] == [False, False, False, True]
+    # The last one would run past the video end: it starts earlier instead, and says so.
+    assert [r["truncated_s"] for r in report] == [0.0, 0.0, 0.0, 0.0] and report[3]["moved"]
 
 
-def test_dub_running_past_the_video_end_is_truncated_and_reported():
+def test_dub_running_past_the_video_end_starts_earlier_then_is_truncated_and_reported():
+    # 2.0 s at the 1.25 cap is 1.6 s: moved back to 0 it still overflows the 1.5 s video by 0.1 s.
     track, (r,) = fit([tone(2.0, amplitude=0.5)], [slot(0.5, 1.0)], 1.5)
     assert len(track) == round(1.5 * SR)
     assert r["speed"] == pytest.approx(1.25, abs=1e-3)
-    assert r["truncated_s"] == pytest.approx(0.5 + 1.6 - 1.5, abs=1e-3)
-    assert r["dub_end"] == pytest.approx(2.1, abs=1e-3)
+    assert r["dub_start"] == 0.0 and r["moved"] and r["shift_s"] == pytest.approx(-0.5)
+    assert r["truncated_s"] == pytest.approx(0.1, abs=1e-3)
+    assert r["dub_end"] == pytest.approx(1.6, abs=1e-3)
     assert np.max(np.abs(track[-10:])) < 0.01  # faded out at the cut, not a click
     assert np.max(np.abs(track[-int(0.1 * SR): -int(0.03 * SR)])) > 0.4
+
+
+def test_last_dub_moves_into_the_pause_before_it_rather_than_be_cut_but_not_over_the_previous():
+    _, (first, last) = fit([tone(0.5), tone(2.0)], [slot(0.0, 0.5), slot(2.0, 2.5)], 3.0)
+    assert last["truncated_s"] == 0.0 and last["dub_end"] == pytest.approx(3.0, abs=1e-3)
+    assert last["dub_start"] == pytest.approx(3.0 - 1.6, abs=1e-3) and last["moved"]
+    _, (first, last) = fit([tone(1.2), tone(2.0)], [slot(0.0, 0.5), slot(1.0, 1.5)], 2.5)
+    assert last["dub_start"] == pytest.approx(first["dub_end"], abs=1e-3) and last["truncated_s"] > 0
 
 
 def test_short_speech_is_slowed_to_fill_its_slot_but_not_below_min_speed():
@@ -178,7 +189,7 @@ def test_report_is_in_segment_order_even_when_the_slots_are_not():
     assert report[0]["dub_start"] == 2.0 and report[1]["dub_start"] == 0.0
     assert dominant_frequency(track[2 * SR: int(2.4 * SR)]) == pytest.approx(300, abs=5)
     assert set(report[0]) == {"index", "slot_start", "slot_end", "dub_start", "dub_end", "dub_duration",
-                              "speed", "overlap_s", "truncated_s"}
+                              "speed", "shift_s", "moved", "gap_used_s", "overlap_s", "truncated_s"}
 
 
 def test_clips_are_resampled_to_the_output_rate_keeping_their_pitch():
@@ -251,3 +262,72 @@ def test_synthesised_dub_fits_the_source_slots():
         assert r["dub_start"] >= r["slot_start"] and 0.9 <= r["speed"] <= 1.25
     env = speech_envelope(track, 16000, fps=25, n_frames=125)
     assert np.all(env[:12] == 0) and env[14:55].mean() > 0.4
+
+
+# --- the timing report: shift, moved, gap used --------------------------------------------------
+
+
+def test_report_says_how_far_a_dub_moved_and_how_much_silence_it_took():
+    _, (first, second) = fit([tone(1.5), tone(0.5)], [slot(0.0, 1.0), slot(1.6, 2.0)], 3.0)
+    assert first["shift_s"] == 0.0 and not first["moved"]
+    assert first["gap_used_s"] == pytest.approx(0.5, abs=1e-3)  # 1.0 -> 1.5 of the 0.6 s pause
+    _, (first, second, _) = fit([tone(2.0), tone(0.5), tone(0.3)],
+                                [slot(0.0, 1.0), slot(1.0, 1.5), slot(3.0, 3.3)], 4.0)
+    assert second["moved"] and second["shift_s"] == pytest.approx(first["dub_end"] - 1.0, abs=1e-3)
+    _, (early,) = fit([tone(0.5)], [slot(0.5, 1.0)], 2.0, moved_after_s=0.0)
+    assert not early["moved"]
+
+
+# --- faster synthesis when stretching to the cap is not enough -----------------------------------
+
+
+def test_speech_the_cap_cannot_fit_is_synthesised_again_faster():
+    asked = []
+
+    def resynthesize(i, factor):
+        asked.append((i, factor))
+        return tone(2.0 / factor)  # a TTS speaking `factor` times faster
+
+    clips = [tone(2.0), tone(0.5)]
+    slots = [slot(0.0, 1.0), slot(1.5, 2.0)]  # 1.5 s of room: 2.0 s needs 1.33x, over the 1.25 cap
+    _, report, used = fit_with_resynthesis(clips, SR, slots, 3.0, TimingConfig(), resynthesize)
+    assert [i for i, _ in asked] == [0] and 1.0 < asked[0][1] <= 1.3
+    first, second = report
+    assert first["rate_factor"] == asked[0][1] and second["rate_factor"] == 1.0
+    assert first["overlap_s"] == 0.0 and first["speed"] <= 1.25 + 1e-3
+    assert second["dub_start"] == 1.5 and not second["moved"]
+    assert len(used[0]) == len(tone(2.0 / asked[0][1]))
+
+
+def test_faster_synthesis_is_capped_and_what_still_overflows_is_reported():
+    factors = []
+
+    def resynthesize(i, factor):
+        factors.append(factor)
+        return tone(4.0 / factor)
+
+    _, (first, second), _ = fit_with_resynthesis([tone(4.0), tone(0.5)], SR, [slot(0.0, 1.0), slot(1.5, 2.0)],
+                                                 4.0, TimingConfig(max_rate_factor=1.2), resynthesize)
+    assert max(factors) == pytest.approx(1.2) and first["rate_factor"] == pytest.approx(1.2)
+    assert first["speed"] <= 1.25 + 1e-3 and first["overlap_s"] > 0 and second["moved"]
+
+
+def test_a_pushed_clip_that_fits_its_own_slot_is_not_resynthesised():
+    asked = []
+    _, report, _ = fit_with_resynthesis(
+        [tone(2.5), tone(0.4)], SR, [slot(0.0, 1.0), slot(1.0, 1.5)], 4.0, TimingConfig(max_rate_factor=1.0),
+        lambda i, f: asked.append(i) or tone(0.1))
+    assert asked == [] and all(r["rate_factor"] == 1.0 for r in report)
+    asked.clear()
+    fit_with_resynthesis([tone(2.5), tone(0.4)], SR, [slot(0.0, 1.0), slot(1.0, 1.5)], 4.0, TimingConfig(),
+                         lambda i, f: asked.append(i) or tone(2.5 / f))
+    assert 1 not in asked
+
+
+def test_without_a_tts_the_fit_is_the_plain_one():
+    clips, slots = [tone(2.0), tone(0.5)], [slot(0.0, 1.0), slot(1.2, 2.0)]
+    track, report, used = fit_with_resynthesis(clips, SR, slots, 3.0, TimingConfig(), None)
+    plain_track, plain = fit(clips, slots, 3.0)
+    np.testing.assert_array_equal(track, plain_track)
+    assert [r["rate_factor"] for r in report] == [1.0, 1.0]
+    assert all({k: v for k, v in r.items() if k != "rate_factor"} == p for r, p in zip(report, plain))

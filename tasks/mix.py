@@ -1,0 +1,62 @@
+"""mix: dub speech + original soundtrack -> the final soundtrack (and its timeline picture).
+
+Outside speech the original plays (scaled by the one programme gain); under the source's speech and
+the dub's it is ducked or dropped. The result is exactly the video's duration, at EBU R128 loudness
+with its true peak under the ceiling. The timeline PNG rides along as a second artifact whose
+reference is in the meta (``timeline``), for the flow to copy next to the output.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from pydantic import BaseModel, Field
+
+from lipsync_sts import soundtrack, timeline_plot
+from lipsync_sts.cache import stage
+from lipsync_sts.soundtrack import SoundtrackConfig
+from lipsync_sts.store import ArtifactRef, ArtifactStore
+from tasks.transcribe import load_segments
+
+
+class MixConfig(BaseModel):
+    soundtrack: SoundtrackConfig = Field(default_factory=SoundtrackConfig)
+    timeline: bool = True  # draw the timeline picture
+
+
+def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video: ArtifactRef,
+            config: MixConfig, original: ArtifactRef | None = None) -> ArtifactRef:
+    cfg = config.soundtrack
+    duration = float(video.meta["duration"])
+    rate, n = cfg.sample_rate, int(round(duration * cfg.sample_rate))
+    speech, speech_rate = sf.read(store.local_path(dub), dtype="float32")
+    source, source_rate = (sf.read(store.local_path(original), dtype="float32", always_2d=True)
+                           if original is not None else (None, 0))
+    channels = soundtrack.output_channels(cfg, source.shape[1] if source is not None else None)
+    dub_track = soundtrack.to_layout(speech, speech_rate, rate, n, 1)[:, 0]
+    original_track = soundtrack.to_layout(source, source_rate, rate, n, channels) if source is not None else None
+    report = dub.meta.get("timing") or []
+    # Where anyone speaks: the source (its voice must not poke through) and the dub (wherever it moved).
+    regions = [(s.start, s.end) for s in load_segments(store, segments)]
+    regions += [(r["dub_start"], r["dub_end"]) for r in report]
+    mixed, stats = soundtrack.mix(dub_track, original_track, rate, regions, cfg)
+    if mixed.shape[1] != channels:
+        mixed = np.repeat(mixed, channels, axis=1)
+    meta = {"sample_rate": rate, "channels": channels, "duration": n / rate, "loudness": stats,
+            "timing": report, "voice": dub.meta.get("voice")}
+    if config.timeline:
+        png = timeline_plot.render_timeline(duration, report, source, source_rate, speech, speech_rate, mixed, rate)
+        meta["timeline"] = store.put_bytes(png, kind="timeline", suffix=".png").model_dump(mode="json")
+    with tempfile.TemporaryDirectory() as tmp:
+        flac = Path(tmp) / "soundtrack.flac"
+        sf.write(flac, mixed, rate, subtype="PCM_24")
+        return store.put_file(flac, kind="dub-mix", meta=meta)
+
+
+@stage("mix", version="1", code=(soundtrack, timeline_plot))
+def mix(store_url: str, dub: ArtifactRef, segments: ArtifactRef, video: ArtifactRef, config: MixConfig,
+        original: ArtifactRef | None = None) -> ArtifactRef:
+    return mix_dub(ArtifactStore(store_url), dub, segments, video, config, original)
