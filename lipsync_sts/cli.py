@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     dub.add_argument("--face", default="auto",
                      help="whose lips to sync when several faces show: auto (the one whose mouth follows "
                           "the speech), an index counted left to right, or a point x,y in fractions of the picture")
+    dub.add_argument("--lipsync", choices=["embedded", "wav2lip"], default="embedded",
+                     help="lip-sync backend: embedded (no weights, the default) or wav2lip (needs --checkpoint)")
+    dub.add_argument("--checkpoint", metavar="PATH", help="Wav2Lip generator weights for --lipsync wav2lip "
+                                                          "(wav2lip.pth, wav2lip_gan.pth or one from train-lipsync)")
     dub.add_argument("--debug-faces", metavar="FILE", help="also draw the face track: FILE.png (a strip of "
                                                              "sampled frames) or FILE.mp4 (every frame)")
 
@@ -94,7 +98,15 @@ def run_dub(args: argparse.Namespace) -> int:
     from flows.dub import DubOptions
     from models.face import FaceTrackConfig
 
-    options = DubOptions(face=FaceTrackConfig(face=args.face))
+    from tasks.lipsync import LipSyncConfig
+
+    if args.lipsync == "wav2lip" and not args.checkpoint:
+        raise UserInputError("--lipsync wav2lip needs --checkpoint PATH (Wav2Lip generator weights)")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise UserInputError(f"checkpoint {args.checkpoint} does not exist; check the --checkpoint path")
+    options = DubOptions(face=FaceTrackConfig(face=args.face),
+                         lipsync=LipSyncConfig(backend=args.lipsync,
+                                                   checkpoint=str(Path(args.checkpoint).resolve()) if args.checkpoint else None))
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
                  store_url=args.store, transcript=args.transcript, translations=translations,
                  options=options, refresh=args.refresh)

@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Iterator, Literal
 
+import numpy as np
 import soundfile as sf
 from pydantic import BaseModel, Field
 
 import models.lipsync
+import models.lipsync.wav2lip_backend
+import models.wav2lip.audio
+import models.wav2lip.checkpoint
+import models.wav2lip.model
 from lipsync_sts import media, timing
-from lipsync_sts.cache import stage
+from lipsync_sts.cache import StageCachePolicy, stage
+from lipsync_sts.errors import UserInputError
 from lipsync_sts.progress import Progress
-from lipsync_sts.store import ArtifactRef, ArtifactStore
+from lipsync_sts.store import ArtifactRef, ArtifactStore, sha256_file
 from models.face import FaceTrack
 from models.lipsync.embedded import EmbeddedLipSync, EmbeddedLipSyncConfig, target_opening_from_envelope
+from models.lipsync.wav2lip_backend import Wav2LipConfig
 
 
 class LipSyncConfig(BaseModel):
-    backend: Literal["embedded"] = "embedded"
+    backend: Literal["embedded", "wav2lip"] = "embedded"
     embedded: EmbeddedLipSyncConfig = Field(default_factory=EmbeddedLipSyncConfig)
+    wav2lip: Wav2LipConfig = Field(default_factory=Wav2LipConfig)
+    # Wav2Lip generator weights (wav2lip.pth, wav2lip_gan.pth or our own); the cache key holds the
+    # file's sha256 instead of its path, so a renamed copy hits the cache and a retrained file misses.
+    checkpoint: str | None = None
     crf: int = 18  # x264 quality of the re-encoded frames; 18 is visually lossless
+
+
+def _frames(renderer, frames: Iterator[np.ndarray], n_track: int) -> Iterator[np.ndarray]:
+    for index, frame in enumerate(frames):
+        yield renderer.render(index, frame) if index < n_track else frame
 
 
 def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
@@ -29,20 +46,71 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
     info = media.MediaInfo(**video.meta)
     face_track = FaceTrack.load(store.local_path(track))
     audio, rate = sf.read(store.local_path(dub), dtype="float32")
-    envelope = timing.speech_envelope(audio, rate, info.fps, info.n_frames)
-    renderer = EmbeddedLipSync(face_track, target_opening_from_envelope(envelope), config.embedded)
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    source = media.iter_frames(store.local_path(video))
+    if config.backend == "wav2lip":
+        from models.lipsync.wav2lip_backend import Wav2LipRenderer
+        from models.wav2lip.checkpoint import load_model
+
+        if not config.checkpoint:
+            raise UserInputError("the wav2lip lip-sync needs weights: pass --checkpoint PATH (wav2lip.pth, "
+                                 "wav2lip_gan.pth, or a checkpoint from the train-lipsync flow)")
+        renderer = Wav2LipRenderer(load_model(config.checkpoint, "wav2lip"), face_track, audio, rate, config.wav2lip)
+        frames = renderer.process(source)
+    else:
+        envelope = timing.speech_envelope(audio, rate, info.fps, info.n_frames)
+        renderer = EmbeddedLipSync(face_track, target_opening_from_envelope(envelope), config.embedded)
+        frames = _frames(renderer, source, len(face_track.present))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lipsync.mp4"
         with media.VideoWriter(out, info.fps_fraction, info.width, info.height, crf=config.crf,
                                rotation=info.rotation) as writer, \
                 Progress(info.n_frames, "lip-sync") as progress:
-            for index, frame in enumerate(media.iter_frames(store.local_path(video))):
-                writer.write(renderer.render(index, frame) if index < len(face_track.present) else frame)
+            for frame in frames:
+                writer.write(frame)
                 progress.update()
         return store.put_file(out, kind="video-frames", meta={"frames": writer.count})
 
 
-@stage("lipsync", version="1", code=(models.lipsync, media, timing))
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def checkpoint_sha256(path: str) -> str:
+    """sha256 of a checkpoint file, remembered per (path, size, mtime): wav2lip.pth is 416 MB."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserInputError(f"checkpoint {path} does not exist; pass --checkpoint with the path of a Wav2Lip .pth file")
+    stat = p.stat()
+    key = (str(p.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = sha256_file(p)
+    return _SHA_CACHE[key]
+
+
+@dataclass
+class LipSyncCachePolicy(StageCachePolicy):
+    """The stage's key with the checkpoint's content in place of its path (and without the
+    settings of the backend not in use)."""
+
+    def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
+        config = inputs.get("config")
+        if isinstance(config, LipSyncConfig):
+            if config.backend == "wav2lip":
+                update = {"embedded": EmbeddedLipSyncConfig(),
+                          "checkpoint": f"sha256:{checkpoint_sha256(config.checkpoint)}" if config.checkpoint else None}
+            else:
+                update = {"wav2lip": Wav2LipConfig(), "checkpoint": None}
+            inputs = {**inputs, "config": config.model_copy(update=update)}
+        return super().compute_key(task_ctx, inputs, flow_parameters, **kwargs)
+
+
+@stage("lipsync", version="1", code=(models.lipsync, media, timing, models.wav2lip.model,
+                                     models.wav2lip.audio, models.wav2lip.checkpoint))
 def lipsync(store_url: str, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
             config: LipSyncConfig) -> ArtifactRef:
     return lipsync_video(ArtifactStore(store_url), video, track, dub, config)
+
+
+lipsync = lipsync.with_options(cache_policy=LipSyncCachePolicy(
+    stage=lipsync.cache_policy.stage, version=lipsync.cache_policy.version, code_hash=lipsync.cache_policy.code_hash))
