@@ -72,6 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--syncnet", metavar="PATH", help="syncnet_v2.model, for LSE-D/LSE-C")
     evaluate.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
 
+    sync = sub.add_parser("lipsync", help="re-sync a video's lips to a speech track you already have")
+    sync.add_argument("input", help="video file")
+    sync.add_argument("audio", help="speech: any audio file, or a video whose soundtrack is used")
+    sync.add_argument("--output", "-o", required=True, help="output video")
+    sync.add_argument("--longer", choices=["loop", "hold", "trim"], default="loop",
+                      help="a track longer than the video: play the video again (loop), hold its last "
+                           "frame (hold), or cut the track (trim); a shorter track is padded with silence")
+    sync.add_argument("--lipsync", choices=["embedded", "wav2lip"], default="embedded", help="lip-sync backend")
+    sync.add_argument("--checkpoint", metavar="PATH", help="Wav2Lip generator weights for --lipsync wav2lip")
+    sync.add_argument("--face", default="auto", help="whose lips, when several faces show (see dub --face)")
+    sync.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
+    sync.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
+
     demo = sub.add_parser("demo", help="build a sample talking-head clip and dub it hi -> ur")
     demo.add_argument("--output-dir", default="demo", help="where the sample and its dub go (default: demo/)")
     demo.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
@@ -98,15 +111,7 @@ def run_dub(args: argparse.Namespace) -> int:
     from flows.dub import DubOptions
     from models.face import FaceTrackConfig
 
-    from tasks.lipsync import LipSyncConfig
-
-    if args.lipsync == "wav2lip" and not args.checkpoint:
-        raise UserInputError("--lipsync wav2lip needs --checkpoint PATH (Wav2Lip generator weights)")
-    if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise UserInputError(f"checkpoint {args.checkpoint} does not exist; check the --checkpoint path")
-    options = DubOptions(face=FaceTrackConfig(face=args.face),
-                         lipsync=LipSyncConfig(backend=args.lipsync,
-                                                   checkpoint=str(Path(args.checkpoint).resolve()) if args.checkpoint else None))
+    options = DubOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args))
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
                  store_url=args.store, transcript=args.transcript, translations=translations,
                  options=options, refresh=args.refresh)
@@ -189,6 +194,38 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def lipsync_config(args: argparse.Namespace):
+    """The lip-sync backend the options name, with its checkpoint checked before any work."""
+    from lipsync_sts.errors import UserInputError
+    from tasks.lipsync import LipSyncConfig
+
+    if args.lipsync == "wav2lip" and not args.checkpoint:
+        raise UserInputError("--lipsync wav2lip needs --checkpoint PATH (Wav2Lip generator weights)")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise UserInputError(f"checkpoint {args.checkpoint} does not exist; check the --checkpoint path")
+    return LipSyncConfig(backend=args.lipsync,
+                         checkpoint=str(Path(args.checkpoint).resolve()) if args.checkpoint else None)
+
+
+def run_lipsync(args: argparse.Namespace) -> int:
+    from lipsync_sts import media
+
+    media.probe(args.input)
+    media.read_audio(args.audio, 16000) if Path(args.audio).is_file() else None  # unreadable audio fails here
+    from flows.lipsync_only import LipSyncOptions, lipsync_flow
+    from models.face import FaceTrackConfig
+    from tasks.prepare_track import PrepareTrackConfig
+
+    options = LipSyncOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args),
+                             track=PrepareTrackConfig(longer=args.longer))
+    result = lipsync_flow(video=args.input, audio=args.audio, output=args.output, store_url=args.store,
+                          options=options, refresh=args.refresh)
+    extra = (f", {result.extended_frames} frames added ({args.longer})" if result.extended_frames else "") + \
+            (f", {result.trimmed_s:.2f}s of track cut" if result.trimmed_s else "")
+    print(f"lip-synced: {result.video} ({result.frames} frames{extra})")
+    return 0
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from lipsync_sts.demo import run_demo as demo
 
@@ -217,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return {"dub": run_dub, "demo": run_demo, "batch": run_batch, "rerun": run_batch,
-                "evaluate": run_evaluate}[args.command](args)
+                "evaluate": run_evaluate, "lipsync": run_lipsync}[args.command](args)
     except UserInputError as exc:
         if args.debug:
             raise

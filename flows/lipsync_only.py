@@ -1,0 +1,81 @@
+"""The lip-sync flow: a video and a speech track the user already has -> the video speaking it.
+
+For dubs made elsewhere or studio-recorded tracks. It shares the dub flow's cache: the video's
+ingest, speech audio and face track are the same stages with the same keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from flows.dub import DOWNSTREAM, publish_summary  # noqa: F401 - same stage names for --refresh
+from lipsync_sts import media
+from lipsync_sts.cache import RunLog, artifacts_present, bind
+from lipsync_sts.errors import UserInputError
+from lipsync_sts.store import ArtifactRef, ArtifactStore, export_file
+from models.face import FaceTrackConfig
+from tasks.extend_video import ExtendVideoConfig, extend_video
+from tasks.extract_audio import ExtractAudioConfig, extract_audio
+from tasks.ingest import SourceFile, ingest
+from tasks.lipsync import LipSyncConfig, lipsync
+from tasks.mux import MuxConfig, mux
+from tasks.prepare_track import PrepareTrackConfig, prepare_track
+from tasks.track_faces import TrackFacesConfig, track_faces
+
+
+class LipSyncOptions(BaseModel):
+    face: FaceTrackConfig = Field(default_factory=FaceTrackConfig)
+    lipsync: LipSyncConfig = Field(default_factory=LipSyncConfig)
+    track: PrepareTrackConfig = Field(default_factory=PrepareTrackConfig)
+    mux: MuxConfig = Field(default_factory=MuxConfig)
+
+
+class LipSyncResult(BaseModel):
+    video: str
+    artifact: ArtifactRef
+    frames: int
+    extended_frames: int  # frames added to the input to fit a longer track (0: none)
+    trimmed_s: float  # seconds of track cut because it ran past the video (with longer="trim")
+    stages: list[dict]
+    summary: str
+
+
+@flow(name="lipsync", log_prints=True)
+def lipsync_flow(video: str, audio: str, output: str, store_url: str | None = None,
+                 options: LipSyncOptions | None = None, refresh: bool = False) -> LipSyncResult:
+    """Re-sync ``video``'s lips to ``audio`` (any audio file, or a video whose soundtrack is used)."""
+    for path, what in ((video, "video"), (audio, "audio")):
+        if not Path(path).is_file():
+            raise UserInputError(f"{what} {path} does not exist or is not a file; check the path")
+    options = options or LipSyncOptions()
+    store, log = ArtifactStore(store_url), RunLog()
+
+    def call(stage_task, label: str = "", **inputs):
+        return log.call(bind(stage_task, store, refresh), label, verify=lambda r: artifacts_present(store, r),
+                        store_url=store.url, **inputs)
+
+    video_ref = call(ingest, source=SourceFile.of(video))
+    speech_ref = call(prepare_track, source=SourceFile.of(audio), video=video_ref, config=options.track)
+    # The video's own speech picks the speaker among several faces, exactly as in a dub (same key).
+    own_audio = call(extract_audio, video=video_ref, config=ExtractAudioConfig()) if video_ref.meta["has_audio"] else None
+
+    picture = video_ref
+    extended = int(speech_ref.meta["frames"]) - int(video_ref.meta["n_frames"])
+    if extended > 0:
+        picture = call(extend_video, video=video_ref, config=ExtendVideoConfig(frames=int(speech_ref.meta["frames"]),
+                                                                      mode=options.track.longer))
+    track_ref = call(track_faces, video=picture, audio=own_audio if extended <= 0 else None,
+                     config=TrackFacesConfig(face=options.face))
+    frames = (call(lipsync, video=picture, track=track_ref, dub=speech_ref, config=options.lipsync)
+              if track_ref.meta["face_coverage"] > 0 else picture)
+    final = call(mux, frames=frames, dub=speech_ref, config=options.mux)
+    out = export_file(store, final, output)
+    if track_ref.meta["face_coverage"] == 0:
+        print(f"no face was found in {video}: the output keeps the original picture with the new track")
+    print(log.render())
+    return LipSyncResult(video=str(out), artifact=final, frames=media.probe(out).n_frames,
+                         extended_frames=max(extended, 0), trimmed_s=float(speech_ref.meta["trimmed_s"]),
+                         stages=log.table(), summary=log.render())

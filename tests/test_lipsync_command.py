@@ -1,0 +1,77 @@
+"""`lipsync-sts lipsync VIDEO AUDIO`: the lip-sync stage on its own, for tracks users already have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lipsync_sts import media
+from lipsync_sts.demo import build_sample_video
+
+
+@pytest.fixture(scope="module")
+def face_clip(tmp_path_factory):
+    return build_sample_video(tmp_path_factory.mktemp("clip") / "face.mp4", text="नमस्ते।")
+
+
+def speech(path, seconds: float, rate: int = 22050):
+    """Speech-like bursts: 4 Hz syllables of a voiced tone, so the mouth has something to follow."""
+    t = np.arange(int(seconds * rate)) / rate
+    audio = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 4 * t) > 0)
+    sf.write(path, audio.astype(np.float32), rate)
+    return path
+
+
+def test_a_longer_track_lengthens_the_video_and_the_cache_is_shared_with_dubs(prefect_api, face_clip, tmp_path):
+    from flows.lipsync_only import lipsync_flow
+
+    store = str(tmp_path / "store")
+    n = media.probe(face_clip).n_frames
+    long_track = speech(tmp_path / "long.wav", seconds=n / 25 + 2.0)
+    result = lipsync_flow(video=str(face_clip), audio=str(long_track), output=str(tmp_path / "out.mp4"),
+                          store_url=store)
+    info = media.probe(tmp_path / "out.mp4")
+    assert info.n_frames == n + 50 == result.frames and result.extended_frames == 50
+    assert info.has_audio and abs(info.duration - (n / 25 + 2.0)) <= 1 / 25
+
+    again = lipsync_flow(video=str(face_clip), audio=str(long_track), output=str(tmp_path / "again.mp4"),
+                         store_url=store)
+    assert not [s for s in again.stages if not s["cached"]], "a rerun computes nothing"
+
+
+def test_a_shorter_track_is_padded_and_a_video_can_serve_as_the_audio(prefect_api, face_clip, tmp_path):
+    from flows.lipsync_only import lipsync_flow
+
+    n = media.probe(face_clip).n_frames
+    short = media.probe(face_clip)
+    donor = tmp_path / "donor.mp4"  # a video whose soundtrack is the speech to follow
+    media.mux(face_clip, np.zeros(int(short.duration * 8000 / 2), np.float32) + 0.2 *
+              np.sin(np.arange(int(short.duration * 8000 / 2)) / 8000 * 2 * np.pi * 150).astype(np.float32),
+              8000, donor)
+    result = lipsync_flow(video=str(face_clip), audio=str(donor), output=str(tmp_path / "out.mp4"),
+                          store_url=str(tmp_path / "store"))
+    assert result.frames == n and result.extended_frames == 0
+
+
+def test_trim_keeps_the_video_length(prefect_api, face_clip, tmp_path):
+    from flows.lipsync_only import LipSyncOptions, lipsync_flow
+    from tasks.prepare_track import PrepareTrackConfig
+
+    n = media.probe(face_clip).n_frames
+    result = lipsync_flow(video=str(face_clip), audio=str(speech(tmp_path / "long.wav", n / 25 + 1.0)),
+                          output=str(tmp_path / "out.mp4"), store_url=str(tmp_path / "store"),
+                          options=LipSyncOptions(track=PrepareTrackConfig(longer="trim")))
+    assert result.frames == n and result.trimmed_s == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_silent_or_missing_track_is_a_clear_error(prefect_api, capsys, face_clip, tmp_path):
+    from lipsync_sts.cli import main
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    assert main(["lipsync", str(face_clip), str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o.mp4")]) == 2
+    assert "missing.wav" in capsys.readouterr().err
+    assert main(["lipsync", str(face_clip), str(silent), "-o", str(tmp_path / "o.mp4"),
+                 "--store", str(tmp_path / "store")]) == 2
+    assert "silent" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
