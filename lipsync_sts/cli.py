@@ -105,7 +105,17 @@ def run_dub(args: argparse.Namespace) -> int:
     validate_request(args.input, args.source, args.targets, output)
     from lipsync_sts import media
 
-    media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+    from lipsync_sts.segments import read_srt
+    from lipsync_sts.validation import check_limits
+
+    for subtitles in [args.transcript, *translations.values()]:
+        if subtitles:
+            read_srt(subtitles)  # an unreadable or empty subtitle file fails here, naming the file
+    info = media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+    check_limits(args.input, info.duration)
+    if not info.has_audio and not args.transcript:
+        raise UserInputError(f"input {args.input} has no audio track; give a video with speech, "
+                             "or pass --transcript FILE.srt")
     from flows.dub import dub, dump_result
 
     from flows.dub import DubOptions
@@ -210,8 +220,10 @@ def lipsync_config(args: argparse.Namespace):
 def run_lipsync(args: argparse.Namespace) -> int:
     from lipsync_sts import media
 
-    media.probe(args.input)
-    media.read_audio(args.audio, 16000) if Path(args.audio).is_file() else None  # unreadable audio fails here
+    from lipsync_sts.validation import check_limits, check_writable
+
+    check_limits(args.input, media.probe(args.input).duration)
+    check_writable(args.output)
     from flows.lipsync_only import LipSyncOptions, lipsync_flow
     from models.face import FaceTrackConfig
     from tasks.prepare_track import PrepareTrackConfig

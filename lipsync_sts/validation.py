@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from lipsync_sts.errors import UserInputError
@@ -22,9 +23,36 @@ def validate_request(video: str, source: str, targets: list[str], output: str | 
         raise UserInputError(f"target languages repeat: {targets}; give each --to once")
     if not Path(video).is_file():
         raise UserInputError(f"input {video} does not exist or is not a file; check the path")
+    check_writable(output)
+
+
+def check_writable(output: str | os.PathLike) -> None:
+    """The output's folder exists or can be made, and a file can be written there (a real probe:
+    permission bits say nothing for root or on read-only mounts)."""
     parent = Path(output).resolve().parent
-    probe_dir = parent
-    while not probe_dir.exists():
-        probe_dir = probe_dir.parent
-    if not os.access(probe_dir, os.W_OK):
-        raise UserInputError(f"output folder {parent} is not writable; choose another --output")
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserInputError(f"output folder {parent} cannot be made: {existing} is a file; choose another --output")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"output folder {parent} is not writable ({exc.strerror}); choose another --output") from None
+
+
+# Defaults sized for talking-head clips on a 2-core machine; raise them for long-form material.
+MAX_DURATION_S = float(os.environ.get("LIPSYNC_STS_MAX_DURATION", 3 * 3600))
+MAX_INPUT_BYTES = int(float(os.environ.get("LIPSYNC_STS_MAX_BYTES", 20e9)))
+
+
+def check_limits(path: str | os.PathLike, duration: float) -> None:
+    """Refuse inputs beyond the configured size and duration before any work starts."""
+    size = Path(path).stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise UserInputError(f"input {path} is {size / 1e9:.1f} GB, over the {MAX_INPUT_BYTES / 1e9:.1f} GB limit; "
+                             "set LIPSYNC_STS_MAX_BYTES to allow it")
+    if duration > MAX_DURATION_S:
+        raise UserInputError(f"input {path} lasts {duration / 60:.0f} min, over the {MAX_DURATION_S / 60:.0f} min limit; "
+                             "set LIPSYNC_STS_MAX_DURATION (seconds) to allow it")
