@@ -192,7 +192,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref, voice=voice_ref,
                          config=options.timing.model_copy(update={"language": target, "tts": tts}))
         mixed = call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
-                     original=soundtrack_ref)
+                     original=soundtrack_ref, speech=audio_ref)
         # --- end issue 8
         frames = (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, config=options.lipsync)
                   if track_ref.meta["face_coverage"] > 0 else video_ref)

@@ -202,8 +202,16 @@ def mix(dub: np.ndarray, original: np.ndarray | None, sample_rate: int, speech: 
         out += original * ducking[:, None]
     mixed_lufs = integrated_loudness(out, sample_rate)
     programme_gain = 10 ** ((config.target_lufs - mixed_lufs) / 20) if np.isfinite(mixed_lufs) else 1.0
+    limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp)
+    # Limiting peaky speech lowers its loudness; a few rounds of make-up gain and limiting again
+    # reach the target (each round changes less, as only the peaks are held).
+    for _ in range(3):
+        reached = integrated_loudness(limited, sample_rate)
+        if not np.isfinite(reached) or abs(reached - config.target_lufs) < 0.1:
+            break
+        programme_gain *= 10 ** ((config.target_lufs - reached) / 20)
+        limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp)
     out *= np.float32(programme_gain)
-    limited = limit(out, sample_rate, config.true_peak_dbtp)
     reduction = np.abs(limited) < np.abs(out) - 1e-6
     stats = {
         "lufs": _rounded(integrated_loudness(limited, sample_rate)),

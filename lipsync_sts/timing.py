@@ -181,10 +181,11 @@ def time_stretch(audio: np.ndarray, speed: float, sample_rate: int) -> np.ndarra
 
     WSOLA copies whole waveform frames, each placed where it best continues the previous one,
     so speech keeps its voice quality; a phase vocoder at these factors sounds phasey. The result
-    has ``round(len(audio) / speed)`` samples.
+    has ``ceil(len(audio) / speed)`` samples.
     """
     audio = np.asarray(audio, dtype=np.float32)
-    n_out = int(round(len(audio) / speed))
+    # Rounded up, so the speed actually applied never exceeds the one asked for (the cap).
+    n_out = int(np.ceil(len(audio) / speed - 1e-9))
     if abs(speed - 1.0) < 1e-6 or len(audio) == 0:
         return audio.copy()
     frame = 2 * max(1, int(round(_WSOLA_FRAME_S * sample_rate / 2)))

@@ -33,7 +33,11 @@ def match_speaker_voice(store: ArtifactStore, audio: ArtifactRef, segments: Arti
         if len(probe) >= _PROBE_CHARS:
             break
         probe = f"{probe} {text}".strip()
-    choice = voice.choose_voice(source_f0, probe, config.language, config.tts, config.voice, models.tts.synthesize)
+    # Variant and pitch settings are espeak-ng's; other backends get their pitch from the shift in
+    # fit_timing alone, which needs only the source F0 recorded here.
+    search = config.voice if getattr(config.tts, "backend", "espeak-ng") == "espeak-ng" else \
+        config.voice.model_copy(update={"enabled": False})
+    choice = voice.choose_voice(source_f0, probe, config.language, config.tts, search, models.tts.synthesize)
     return store.put_json(choice.model_dump(mode="json"), kind="voice", meta=choice.model_dump(mode="json"))
 
 

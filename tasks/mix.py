@@ -19,16 +19,20 @@ from lipsync_sts import soundtrack, timeline_plot
 from lipsync_sts.cache import stage
 from lipsync_sts.soundtrack import SoundtrackConfig
 from lipsync_sts.store import ArtifactRef, ArtifactStore
+from models.asr import vad
 from tasks.transcribe import load_segments
 
 
 class MixConfig(BaseModel):
     soundtrack: SoundtrackConfig = Field(default_factory=SoundtrackConfig)
     timeline: bool = True  # draw the timeline picture
+    # ASR segments miss the odd trailing word; voice activity on the source speech catches it, so the
+    # original voice does not poke through after a segment "ended".
+    duck_voice_activity: bool = True
 
 
 def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video: ArtifactRef,
-            config: MixConfig, original: ArtifactRef | None = None) -> ArtifactRef:
+            config: MixConfig, original: ArtifactRef | None = None, speech_audio: ArtifactRef | None = None) -> ArtifactRef:
     cfg = config.soundtrack
     duration = float(video.meta["duration"])
     rate, n = cfg.sample_rate, int(round(duration * cfg.sample_rate))
@@ -42,6 +46,9 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
     # Where anyone speaks: the source (its voice must not poke through) and the dub (wherever it moved).
     regions = [(s.start, s.end) for s in load_segments(store, segments)]
     regions += [(r["dub_start"], r["dub_end"]) for r in report]
+    if config.duck_voice_activity and speech_audio is not None and original is not None:
+        samples, _ = sf.read(store.local_path(speech_audio), dtype="float32")  # extract_audio: 16 kHz mono
+        regions += vad.speech_regions(samples)
     mixed, stats = soundtrack.mix(dub_track, original_track, rate, regions, cfg)
     if mixed.shape[1] != channels:
         mixed = np.repeat(mixed, channels, axis=1)
@@ -56,7 +63,7 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
         return store.put_file(flac, kind="dub-mix", meta=meta)
 
 
-@stage("mix", version="1", code=(soundtrack, timeline_plot))
+@stage("mix", version="1", code=(soundtrack, timeline_plot, vad))
 def mix(store_url: str, dub: ArtifactRef, segments: ArtifactRef, video: ArtifactRef, config: MixConfig,
-        original: ArtifactRef | None = None) -> ArtifactRef:
-    return mix_dub(ArtifactStore(store_url), dub, segments, video, config, original)
+        original: ArtifactRef | None = None, speech: ArtifactRef | None = None) -> ArtifactRef:
+    return mix_dub(ArtifactStore(store_url), dub, segments, video, config, original, speech)
