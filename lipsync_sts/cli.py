@@ -40,6 +40,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="lip-sync backend: embedded (no weights, the default) or wav2lip (needs --checkpoint)")
     dub.add_argument("--checkpoint", metavar="PATH", help="Wav2Lip generator weights for --lipsync wav2lip "
                                                           "(wav2lip.pth, wav2lip_gan.pth or one from train-lipsync)")
+    # --- speech backends (issue 7) ---
+    dub.add_argument("--asr", choices=["faster-whisper", "transformers"], default="faster-whisper",
+                     help="speech recognition backend (default: faster-whisper with the embedded whisper-base)")
+    dub.add_argument("--asr-model", metavar="DIR|NAME", help="ASR model: a CTranslate2 folder for faster-whisper; a "
+                                                            "Whisper/CTC folder, hub id or `models` name for transformers")
+    dub.add_argument("--mt", choices=["apertium", "transformers"], default=None,
+                     help="translation backend (default: apertium, or transformers when --mt-model is given)")
+    dub.add_argument("--mt-model", metavar="DIR|NAME", help="IndicTrans2 / NLLB-200 / M2M100 / MarianMT folder, hub id "
+                                                           "or `models` name")
+    dub.add_argument("--tts", choices=["espeak-ng", "festival", "vits", "gtts"], default="espeak-ng",
+                     help="speech synthesis backend (default: espeak-ng; gtts needs the internet)")
+    dub.add_argument("--tts-model", metavar="DIR|NAME", help="VITS/MMS-TTS folder or hub id for --tts vits")
     dub.add_argument("--debug-faces", metavar="FILE", help="also draw the face track: FILE.png (a strip of "
                                                              "sampled frames) or FILE.mp4 (every frame)")
 
@@ -85,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
     sync.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
 
+    # --- speech backends (issue 7) ---
+    sub.add_parser("languages", help="the languages and which ASR / MT / TTS backends can run for each here")
+    models = sub.add_parser("models", help="list the speech models found; `models fetch NAME` downloads one "
+                                           "(needs the internet)")
+    models.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")
+    models.add_argument("name", nargs="?", help="model to fetch: a name from the list or a hub id")
+
     demo = sub.add_parser("demo", help="build a sample talking-head clip and dub it hi -> ur")
     demo.add_argument("--output-dir", default="demo", help="where the sample and its dub go (default: demo/)")
     demo.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
@@ -121,7 +140,8 @@ def run_dub(args: argparse.Namespace) -> int:
     from flows.dub import DubOptions
     from models.face import FaceTrackConfig
 
-    options = DubOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args))
+    options = DubOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args),
+                         **_speech_options(args))  # issue 7: speech backends
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
                  store_url=args.store, transcript=args.transcript, translations=translations,
                  options=options, refresh=args.refresh)
@@ -138,6 +158,54 @@ def run_dub(args: argparse.Namespace) -> int:
         print(f"subtitles ({args.source}): {result.source_subtitles}")
         for out in result.outputs:
             print(f"dubbed ({out.language}): {out.video}\nsubtitles ({out.language}): {out.subtitles}")
+    return 0
+
+
+def _speech_options(args: argparse.Namespace) -> dict:
+    """issue 7: the dub's ASR / MT / TTS backend choices as DubOptions fields."""
+    from models.asr import AsrConfig
+    from models.mt import MtConfig
+    from models.tts import TtsConfig
+
+    def local(model):  # a folder given relative to the current directory must survive the flow's cwd
+        return str(Path(model).resolve()) if model and Path(model).exists() else model
+
+    asr = AsrConfig(backend=args.asr, model=local(args.asr_model) or "embedded")
+    mt = MtConfig(backend=args.mt or ("transformers" if args.mt_model else "apertium"), model=local(args.mt_model))
+    tts = TtsConfig(backend=args.tts, model=local(args.tts_model))
+    return {"asr": asr, "mt": mt, "tts": tts}
+
+
+def run_languages(args: argparse.Namespace) -> int:
+    from lipsync_sts.speech_support import language_table, render_table
+
+    print(render_table(language_table()))
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from lipsync_sts.errors import UserInputError
+    from lipsync_sts.model_registry import KNOWN_MODELS, fetch, local_models, models_dir
+
+    if args.action == "fetch":
+        if not args.name:
+            raise UserInputError(f"`models fetch` needs a NAME: one of {', '.join(KNOWN_MODELS)} or a hub id")
+        print(f"fetched into {fetch(args.name)}")
+        return 0
+    from models.asr.embedded_whisper import MODEL_BYTES, cache_root
+
+    joined = cache_root() / "models" / "whisper-base-ct2" / "model.bin"
+    state = "joined" if joined.is_file() and joined.stat().st_size == MODEL_BYTES else "joined on first use"
+    print(f"embedded: whisper-base (faster-whisper, {state}); apertium hin<->urd; espeak-ng voices")
+    found = local_models()
+    print(f"in {models_dir()}: " + ("none" if not found else ""))
+    for m in found:
+        print(f"  {m['name']:<36} {m['kind']:<4} {m['family']:<12} {m['architecture']}")
+    have = {m["name"] for m in found}
+    print("fetchable with `lipsync-sts models fetch NAME` on a connected machine:")
+    for m in KNOWN_MODELS.values():
+        if m.name not in have:
+            print(f"  {m.name:<36} {m.kind:<4} {m.family:<12} {m.hub_id} - {m.note}")
     return 0
 
 
@@ -266,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return {"dub": run_dub, "demo": run_demo, "batch": run_batch, "rerun": run_batch,
-                "evaluate": run_evaluate, "lipsync": run_lipsync}[args.command](args)
+                "evaluate": run_evaluate, "lipsync": run_lipsync,
+                "languages": run_languages, "models": run_models}[args.command](args)  # issue 7: last two
     except UserInputError as exc:
         if args.debug:
             raise

@@ -1,9 +1,18 @@
-"""synthesize: target segments -> one speech clip per segment, with phoneme timings if known."""
+"""synthesize: target segments -> one speech clip per segment, with phoneme timings if known.
+
+Each segment's clip is also kept in the store under a key made of what decides it (text, language,
+TTS settings, TTS code), so a rerun after the user edited one line of the target .srt synthesises
+that line only: the other clips are read back. The stage's output is still one artifact of all
+clips, so everything after it reruns exactly when some clip changed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 import models.tts
-from lipsync_sts.cache import stage
+from lipsync_sts.cache import source_hash, stage
 from lipsync_sts.progress import Progress
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 from models.tts import TtsConfig
@@ -47,23 +56,68 @@ class SpeechClips:
             return cls(clips=clips, sample_rate=int(z["sample_rate"]), phonemes=phonemes)
 
 
+def clip_key(text: str, language: str, tts: TtsConfig) -> str:
+    """What decides one segment's clip: its text, language, TTS settings and the TTS code."""
+    payload = json.dumps({"text": text, "language": language, "tts": tts.model_dump(mode="json"),
+                          "code": source_hash([models.tts])}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+
+
+def _clip_path(store: ArtifactStore, key: str) -> str:
+    return store._path("tts-clips", key[:2], f"{key}.npz")
+
+
+def _read_clip(store: ArtifactStore, key: str) -> SpeechClips | None:
+    path = _clip_path(store, key)
+    try:
+        data = store.fs.cat_file(path)
+        with io.BytesIO(data) as buf, np.load(buf, allow_pickle=False) as z:
+            audio = z["audio"]
+            clip = SpeechClips([audio], int(z["sample_rate"]),
+                               [[tuple(p) for p in json.loads(str(z["phonemes"]))[0]]])
+    except (FileNotFoundError, OSError, KeyError, ValueError):
+        return None  # absent or unreadable: synthesise again
+    return clip if audio.size and np.isfinite(audio).all() else None
+
+
+def _write_clip(store: ArtifactStore, key: str, clip: SpeechClips) -> None:
+    # Temporary name then move: a killed run never leaves a half-written clip under its key.
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "clip.npz"
+        clip.save(local)
+        target = _clip_path(store, key)
+        part = store._path("tmp", f"{uuid.uuid4().hex}.npz")
+        store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        store.fs.put_file(str(local), part)
+        store.fs.mv(part, target)
+
+
 def synthesize_segments(store: ArtifactStore, segments: ArtifactRef, config: SynthesizeConfig) -> ArtifactRef:
     texts = [s.text for s in load_segments(store, segments)]
     clips, phonemes, rate = [], [], config.tts.sample_rate
+    made = 0
     with Progress(len(texts), f"synthesize {config.language}") as progress:
         for text in texts:
-            speech = models.tts.synthesize(text, config.language, config.tts)
-            clips.append(speech.audio.astype(np.float32))
-            phonemes.append([(float(a), float(b), str(p)) for a, b, p in speech.phonemes])
-            rate = speech.sample_rate
+            key = clip_key(text, config.language, config.tts)
+            clip = _read_clip(store, key)
+            if clip is None:
+                speech = models.tts.synthesize(text, config.language, config.tts)
+                clip = SpeechClips([speech.audio.astype(np.float32)], speech.sample_rate,
+                                   [[(float(a), float(b), str(p)) for a, b, p in speech.phonemes]])
+                _write_clip(store, key, clip)
+                made += 1
+            clips.append(clip.clips[0])
+            phonemes.append(clip.phonemes[0])
+            rate = clip.sample_rate
             progress.update()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speech.npz"
         SpeechClips(clips, rate, phonemes).save(path)
-        return store.put_file(path, kind="speech-clips", meta={"language": config.language,
-                                                                "sample_rate": rate, "count": len(clips)})
+        return store.put_file(path, kind="speech-clips", meta={"language": config.language, "sample_rate": rate,
+                                                                "count": len(clips), "synthesized": made,
+                                                                "reused": len(clips) - made})
 
 
-@stage("synthesize", version="1", code=(models.tts,))
+@stage("synthesize", version="2", code=(models.tts,))
 def synthesize(store_url: str, segments: ArtifactRef, config: SynthesizeConfig) -> ArtifactRef:
     return synthesize_segments(ArtifactStore(store_url), segments, config)

@@ -177,7 +177,7 @@ def test_unknown_language_code_is_a_user_error():
 
 @pytest.mark.parametrize(
     "fields",
-    [{"backend": "festival"}, {"rate": 20}, {"pitch": 120}, {"sample_rate": 0},
+    [{"backend": "sapi"}, {"rate": 20}, {"pitch": 120}, {"sample_rate": 0},
      {"voice_variant": "f2 -w /tmp/x"}, {"voice_variant": "+f2"}, {"speed": 1.2}],
 )
 def test_config_refuses_values_espeak_cannot_take(fields):

@@ -2,7 +2,8 @@
 
 The pipeline: decode to 16 kHz mono -> whisper with its own VAD filter, the language forced and
 other scripts suppressed -> segment boundaries tightened to Silero speech regions -> text
-written in the language's own script.
+written in the language's own script. The transformers backend (models.asr.hf: a Whisper or CTC
+model folder) replaces the middle step; VAD, tightening and script normalisation are shared.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from pydantic import BaseModel, Field
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.languages import get_language
 from lipsync_sts.segments import Segment
+from models.asr.chunks import plan_windows
 from models.asr.embedded_whisper import embedded_model_dir
 from models.asr.script import foreign_script_tokens, normalize_script
 from models.asr.vad import SAMPLE_RATE, VadConfig, speech_regions
 
 
 class AsrConfig(BaseModel):
-    backend: Literal["faster-whisper"] = "faster-whisper"
-    model: str = "embedded"  # "embedded" (whisper-base from the registry packages) or a CTranslate2 model dir
+    backend: Literal["faster-whisper", "transformers"] = "faster-whisper"
+    # faster-whisper: "embedded" (whisper-base from the registry packages) or a CTranslate2 model dir;
+    # transformers: a Whisper/CTC model folder, a name from `lipsync-sts models`, or a hub id.
+    model: str = "embedded"
+    window_s: float = Field(30.0, gt=1.0, le=30.0)  # transformers: longest window given to the model
+    pause_s: float = Field(0.5, gt=0.0)  # transformers CTC: a pause this long ends a segment
     beam_size: int = Field(5, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
     cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores)
@@ -122,6 +128,8 @@ def _read_audio(wav_path: Path) -> np.ndarray:
 def transcribe(wav_path: Path, language: str, config: AsrConfig | None = None) -> list[Segment]:
     """Timed segments of what is said in ``wav_path``, in ``language``'s script; empty ones dropped."""
     config = config or AsrConfig()
+    if config.backend == "transformers":
+        return _transcribe_hf(Path(wav_path), language, config)
     whisper_language = _whisper_language(language)
     model_dir = str(resolve_model_dir(config.model))
     audio = _read_audio(Path(wav_path))
@@ -146,9 +154,36 @@ def transcribe(wav_path: Path, language: str, config: AsrConfig | None = None) -
     )
     segments = [Segment(start=max(0.0, p.start), end=min(duration, p.end), text=p.text.strip())
                 for p in pieces]
+    regions = speech_regions(audio, config.vad_config) if config.vad else []
+    return _finish(segments, regions, language, config)
+
+
+def _transcribe_hf(wav_path: Path, language: str, config: AsrConfig) -> list[Segment]:
+    from models.asr import hf  # torch/transformers: only when used
+
+    if config.model == "embedded":
+        raise UserInputError("the transformers ASR backend needs a model: pass --asr-model with a local Whisper or "
+                             "CTC model folder, a hub id or a name from `lipsync-sts models`")
+    get_language(language)
+    m = hf.load(config.model)
+    whisper_language = _whisper_language(language) if m.family == "whisper" else None
+    audio = _read_audio(wav_path)
+    if audio.size == 0:
+        return []
+    regions = speech_regions(audio, config.vad_config) if config.vad else []
+    if config.vad and not regions:
+        return []
+    windows = plan_windows(regions, audio.size / SAMPLE_RATE, config.window_s)
+    segments = hf.transcribe_windows(audio, windows, m, whisper_language, config.beam_size, config.pause_s)
+    return _finish(segments, regions, language, config)
+
+
+def _finish(segments: list[Segment], regions: list[tuple[float, float]], language: str,
+            config: AsrConfig) -> list[Segment]:
+    """Shared by every backend: drop empty segments, tighten to speech, native script, ms times."""
     segments = [s for s in segments if _has_words(s.text) and s.end > s.start]
-    if config.vad and segments:
-        segments = tighten(segments, speech_regions(audio, config.vad_config))
+    if regions and segments:
+        segments = tighten(segments, regions)
     if config.native_script:
         segments = [s.model_copy(update={"text": normalize_script(s.text, language)}) for s in segments]
     # Millisecond precision is all a subtitle or a video frame can use.

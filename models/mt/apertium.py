@@ -15,18 +15,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Callable, Literal
-
-from pydantic import BaseModel
+from typing import Callable
 
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.languages import get_language
+from models.mt.config import MtConfig
 from models.mt.transliterate import devanagari_to_urdu, urdu_to_devanagari
-
-
-class MtConfig(BaseModel):
-    backend: Literal["apertium"] = "apertium"
-    timeout_s: float = 60.0  # per text; a stuck pipeline must not hang a whole flow
 
 
 # ISO code pair -> (Apertium mode, transliterator into the target script)
@@ -51,8 +45,8 @@ def _check_pair(source: str, target: str) -> tuple[str, Callable[[str], str]]:
     if pair is None:
         raise UserInputError(
             f"no offline translation from {src.name} ({src.code}) to {tgt.name} ({tgt.code}): only Hindi <-> Urdu "
-            f"(hi <-> ur) ships with Apertium; pass a translation .srt for this language or a transformers model "
-            f"(IndicTrans2, NLLB-200, M2M100) from a local directory"
+            f"(hi <-> ur) ships with Apertium; pass a translation .srt for this language, or --mt transformers "
+            f"with --mt-model naming a local IndicTrans2, NLLB-200, M2M100 or MarianMT model folder"
         )
     return pair
 

@@ -1,6 +1,8 @@
-"""Text-to-speech backends. The embedded one is espeak-ng (see :mod:`models.tts.espeak`)."""
+"""Text-to-speech backends: espeak-ng (embedded, with phoneme timings), Festival NSK voices, gTTS
+(online) and transformers VITS/MMS-TTS; :func:`synthesize` picks by ``TtsConfig.backend``."""
 
-from models.tts.espeak import Speech, TtsConfig, espeak_languages, synthesize
+from models.tts.backends import synthesize
+from models.tts.espeak import Speech, TtsConfig, espeak_languages
 from models.tts.espeak_phonemes import Phoneme
 
 __all__ = ["Phoneme", "Speech", "TtsConfig", "espeak_languages", "synthesize"]

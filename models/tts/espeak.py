@@ -42,12 +42,19 @@ class TtsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: Literal["espeak-ng"] = "espeak-ng"
+    backend: Literal["espeak-ng", "gtts", "vits", "festival"] = "espeak-ng"
     # An espeak-ng variant (espeak-ng --voices=variant), e.g. "f2" or "m3"; None = the voice itself.
+    # The flow sets it (with pitch) from the source speaker's F0: models.tts.voice / tasks.match_voice.
     voice_variant: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
-    rate: int = Field(default=160, ge=80, le=450, description="words per minute (espeak-ng -s)")
+    rate: int = Field(default=160, ge=80, le=450, description="words per minute (espeak-ng -s); other "
+                                                              "backends scale their speed by rate/160")
     pitch: int = Field(default=50, ge=0, le=99, description="espeak-ng -p")
     sample_rate: int = Field(default=22050, ge=8000, le=192000)
+    # vits: a model folder (VitsModel, e.g. facebook/mms-tts-hin saved locally) or a hub id / known name.
+    model: str | None = None
+    # festival: a voice name (e.g. "nsk_hi"); None = the first installed voice for the language.
+    festival_voice: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
+    seed: int = 0  # VITS samples noise: a fixed seed keeps one text -> one clip
 
 
 @dataclass(frozen=True)
