@@ -183,7 +183,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         translated = call(translate, target, segments=segments_ref, translation=given,
                           config=TranslateConfig(source=source, target=target, mt=options.mt))
         # --- issue 8: a voice pitched like the speaker; speech that does not fit is re-synthesised faster.
-        voice_ref = (call(match_voice, target, audio=audio_ref, segments=segments_ref, translated=translated,
+        voice_ref = (call(match_voice, target, audio=audio_ref, segments=segments_ref,
                           config=MatchVoiceConfig(language=target, tts=options.tts, voice=options.voice))
                      if audio_ref is not None and options.voice.enabled else None)
         tts = voice_tts(options.tts, voice_ref)
