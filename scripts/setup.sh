@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(espeak-ng libespeak-ng1 apertium apertium-urd-hin)
-# --tests: also what the test suite drives for real (Debian's Chromium, for the Prefect UI check).
-[[ ${1:-} == --tests ]] && DEBS+=(chromium)
+# --tests: also what the test suite drives for real: Debian's Chromium (the Prefect UI check) and
+# Festival with the C-DAC Hindi, Marathi and Telugu voices (the Festival TTS backend).
+[[ ${1:-} == --tests ]] && DEBS+=(chromium festival festvox-hi-nsk festvox-mr-nsk festvox-te-nsk)
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
