@@ -22,7 +22,7 @@ from lipsync_sts.errors import UserInputError
 from lipsync_sts.progress import Progress
 from lipsync_sts.store import ArtifactRef, ArtifactStore, sha256_file
 from models.face import FaceTrack
-from models.lipsync.embedded import EmbeddedLipSync, EmbeddedLipSyncConfig, target_opening_from_envelope
+from models.lipsync.embedded import EmbeddedLipSyncConfig, embedded_renderer
 from models.lipsync.wav2lip_backend import Wav2LipConfig
 
 
@@ -59,8 +59,8 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
         renderer = Wav2LipRenderer(load_model(config.checkpoint, "wav2lip"), face_track, audio, rate, config.wav2lip)
         frames = renderer.process(source)
     else:
-        envelope = timing.speech_envelope(audio, rate, info.fps, info.n_frames)
-        renderer = EmbeddedLipSync(face_track, target_opening_from_envelope(envelope), config.embedded)
+        # Embedded backend: shapes from the dub, mouths re-used from this video (models/lipsync/embedded.py).
+        renderer = embedded_renderer(store.local_path(video), face_track, audio, rate, info.fps, config.embedded)
         frames = _frames(renderer, source, len(face_track.present))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lipsync.mp4"

@@ -170,3 +170,111 @@ def test_on_a_real_clip_the_mouth_follows_the_target_and_not_the_source_speech(t
     silent = target == 0
     assert silent.sum() > 10
     assert np.mean(out[silent]) < 0.03 < np.mean(src[silent])  # he talks there; the dub does not
+
+
+# -- phoneme-driven mouth shapes (visemes.py) ---------------------------------------------------
+
+from models.lipsync import visemes  # noqa: E402
+from models.lipsync.mouth_library import MouthLibrary, MouthLibraryConfig  # noqa: E402
+from models.lipsync.select import switch_frames  # noqa: E402
+
+
+def test_bilabials_close_the_lips_and_rounded_vowels_narrow_them():
+    fps = 25.0
+    # "a m a u i" then silence: 120 ms each.
+    names = ["a", "m", "a", "uː", "i", "_"]
+    phonemes = [(0.2 + 0.12 * k, 0.32 + 0.12 * k, p) for k, p in enumerate(names)]
+    shapes = visemes.shapes_from_phonemes(phonemes, fps, 40)
+    frame = lambda t: int(t * fps)  # noqa: E731
+    m_frame = frame(0.2 + 0.12 + 0.06)
+    assert shapes[m_frame, visemes.CLOSURE] == 1.0 and shapes[m_frame, visemes.OPEN] == 0.0
+    assert shapes[frame(0.26), visemes.OPEN] > 0.4  # the short /a/ before it opens (coarticulated)
+    assert shapes[frame(0.2 + 0.36 + 0.06), visemes.ROUND] > 0.1 > 0 > shapes[frame(0.2 + 0.48 + 0.06), visemes.ROUND]
+    assert (shapes[: frame(0.1), visemes.OPEN] < 0.1).all() and (shapes[frame(1.2):, visemes.OPEN] == 0).all()
+
+
+def test_phonemes_follow_their_clip_to_where_fit_timing_put_it():
+    placed = visemes.phonemes_on_dub_clock(
+        [[(0.0, 0.5, "a"), (0.5, 1.0, "m")]], [1.0], [{"index": 0, "dub_start": 2.0, "dub_end": 2.8}])
+    assert placed == [(2.0, 2.4, "a"), (2.4, 2.8, "m")]  # sped up 1.25x, shifted by 2 s
+
+
+def test_silence_in_the_dub_closes_the_mouth_whatever_the_phonemes_say():
+    rate, fps = 16000, 25.0
+    audio = np.zeros(rate * 2, np.float32)
+    audio[: rate // 2] = 0.3 * np.sin(np.arange(rate // 2) * 2 * np.pi * 220 / rate)
+    shapes = visemes.dub_mouth_shapes(audio, rate, fps, 50, [(0.0, 1.5, "a")])
+    assert shapes[5, visemes.OPEN] > 0.5
+    assert (shapes[20:, visemes.OPEN] == 0).all()
+
+
+def test_without_phonemes_the_audio_drives_the_opening():
+    rate, fps = 16000, 25.0
+    t = np.arange(rate * 2) / rate
+    audio = (0.3 * np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32)
+    shapes = visemes.dub_mouth_shapes(audio, rate, fps, 50)
+    loud = np.sin(2 * np.pi * 2 * (np.arange(50) + 0.5) / fps) > 0.3
+    assert shapes[loud, visemes.OPEN].mean() > 2 * shapes[~loud, visemes.OPEN].mean()
+
+
+# -- appearance re-use on a real clip -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def obama():
+    import itertools
+
+    import av
+
+    from tests.conftest import TESTDATA
+
+    if not TESTDATA.is_dir():
+        pytest.skip(f"real test clips not present at {TESTDATA}")
+    path = TESTDATA / "video" / "v08_styletalk_Obama_clip1.mp4"
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in itertools.islice(container.decode(video=0), 150)]
+    return frames, track_faces(frames, 30.0, FaceTrackConfig())
+
+
+def test_the_library_is_bounded_and_kept_in_runs(obama):
+    frames, track = obama
+    lib = MouthLibrary.from_frames(iter(frames), track, MouthLibraryConfig(max_entries=60, run_length=10, min_entries=10))
+    assert len(lib) == 60 and len(set(lib.run_id.tolist())) == 6
+    assert all(c.shape[0] < frames[0].shape[0] for c in lib.crops)  # crops, not frames
+    assert lib.usable(MouthLibraryConfig(min_entries=10, min_open_range=0.03))
+
+
+def test_a_still_photo_falls_back_to_the_warp(track, astronaut):
+    lib = MouthLibrary.from_frames([astronaut] * 3, track)
+    renderer = EmbeddedLipSync(track, np.ones(3, np.float32), library=lib)
+    assert not renderer.reusing  # 3 identical mouths: nothing to choose from
+    assert opening_of(renderer.render(2, astronaut)) > track.mouth_opening()[-1]
+
+
+def test_reused_mouths_follow_the_target_close_in_silence_and_touch_only_the_lower_face(obama):
+    frames, track = obama
+    n = len(frames)
+    # Hindi-like syllables with pauses: "pa ma ta" loops, 2/3 of the time talking.
+    phonemes, t = [], 0.0
+    while t < n / 30.0:
+        for p in ("p", "a", "m", "aː", "t", "ə", "n", "i"):
+            phonemes.append((t, t + 0.09, p))
+            t += 0.09
+        t += 0.4  # pause
+    shapes = visemes.shapes_from_phonemes(phonemes, 30.0, n)
+    lib = MouthLibrary.from_frames(iter(frames), track)
+    renderer = EmbeddedLipSync(track, shapes, library=lib)
+    assert renderer.reusing
+    out = [renderer.render(i, f) for i, f in enumerate(frames)]
+    rendered = track_faces(out, 30.0, FaceTrackConfig(smooth=False))
+    opening = rendered.mouth_opening()
+    assert np.corrcoef(opening, shapes[:, visemes.OPEN])[0, 1] > 0.6
+    rest = shapes[:, visemes.OPEN] == 0
+    assert np.mean(opening[rest] < 0.05) > 0.9
+    # Playing runs of real frames through, not a new source every frame.
+    assert switch_frames(renderer.path, lib).sum() / (n / 30.0) < 8
+    for i in (10, 70, 130):
+        pts = track.landmarks[i]
+        eye = np.linalg.norm(pts[lm.EYE_OUTER_RIGHT] - pts[lm.EYE_OUTER_LEFT])
+        top = int(pts[lm.NOSE_BASE, 1] - 0.1 * eye)  # the mask's top follows the (tilted) nose-base line
+        np.testing.assert_array_equal(out[i][:top], frames[i][:top])  # eyes, nose, hair

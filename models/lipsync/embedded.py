@@ -1,5 +1,16 @@
-"""The embedded lip-sync (v1): no weights; warps the lips and jaw of each frame to a target
-opening and fills the opened mouth.
+"""The embedded lip-sync: no weights. Two ways to draw the mouth a dub needs:
+
+- re-use (the default when the video shows enough mouth variety): each output frame shows a mouth
+  the speaker really made, chosen from a library of the video's own lower faces (or another
+  recording's, ``library=``) by shape and head pose with temporal smoothness (select.py), warped
+  through the landmark mesh to the current face and pasted with a feathered mask (reuse.py);
+- warp (v1, for a still photo or too little variety): the lips and jaw of the current frame are
+  warped to a target opening and the opened mouth is synthesised; described below.
+
+Targets are mouth shapes per frame (visemes.py: opening, rounding, closure, teeth), from the TTS's
+phonemes where known, else from the dub's audio; a plain (N,) opening is accepted too.
+
+The warp (v1):
 
 Per frame, with the face mesh's landmarks in mouth-aligned coordinates (mouth_frame.py) and its
 inner-lip edges re-measured on the frame's colours (lip_edges.py):
@@ -18,15 +29,22 @@ inner-lip edges re-measured on the frame's colours (lip_edges.py):
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.face import FaceTrack
 from models.face import landmarks as lm
 
-from .mouth_cavity import cavity_colours, cavity_layer
 from .lip_edges import refine_inner_lips
+from .mouth_cavity import cavity_colours, cavity_layer
 from .mouth_frame import MouthGeometry, smoothstep
+from .mouth_library import MouthLibrary, MouthLibraryConfig, head_pose
+from .reuse import ReuseConfig, render_entries
+from .select import SelectConfig, desired_descriptors, select_path, switch_frames
+from .visemes import CLOSURE, OPEN, REST, VisemeConfig
 
 # Slopes of every displacement profile along b stay below 1/_NO_FOLD of a pixel per pixel, so the
 # backward map stays monotonic (no fold-over, no doubled lips).
@@ -49,20 +67,61 @@ class EmbeddedLipSyncConfig(BaseModel):
     feather: float = Field(0.15, gt=0.0, description="width of the mask's soft edge, in mouth widths")
     refine_lips: bool = Field(True, description="grow the mesh's inner-lip edges over teeth/cavity pixels")
     min_change_px: float = Field(0.3, ge=0.0, description="smaller changes of the gap leave the frame untouched")
+    # Appearance re-use (see the module docstring).
+    mode: Literal["auto", "reuse", "warp"] = Field(
+        "auto", description="auto: re-use mouths when the library is usable, else warp; warp: v1 only")
+    library: MouthLibraryConfig = Field(default_factory=MouthLibraryConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    reuse: ReuseConfig = Field(default_factory=ReuseConfig)
+    visemes: VisemeConfig = Field(default_factory=VisemeConfig)
+    morph_switches: bool = Field(True, description="morph over two frames where the chosen source run changes")
+    reshape: float = Field(1.0, ge=0.0, le=1.0, description="share of the library mouth's opening error the "
+                           "mesh warp corrects (0: show library mouths as they are)")
+    max_extra_open: float = Field(0.6, ge=0.0, description="the warp opens a library mouth by at most this "
+                                  "times its own opening + 0.01 eye distances (it has no inner mouth to stretch)")
 
 
 class EmbeddedLipSync:
-    """Renders frame by frame in a streaming loop: ``out = renderer.render(i, frame)``."""
+    """Renders frame by frame in a streaming loop: ``out = renderer.render(i, frame)``.
 
-    def __init__(self, track: FaceTrack, target_opening: np.ndarray, config: EmbeddedLipSyncConfig | None = None):
-        """target_opening: (N,) in [0, 1] per frame of ``track`` (0 closed, 1 wide open)."""
-        target = np.asarray(target_opening, dtype=np.float32)
-        if target.shape != (len(track),):
-            raise ValueError(f"target_opening must be ({len(track)},) like the face track, got {target.shape}")
+    target: (N,) opening in [0, 1] or (N, 4) mouth shapes (visemes.SHAPE_FIELDS) per frame of
+    ``track``; library: mouths to re-use (MouthLibrary.from_video / from_frames), None = warp only.
+    """
+
+    def __init__(self, track: FaceTrack, target_opening: np.ndarray, config: EmbeddedLipSyncConfig | None = None,
+                 library: MouthLibrary | None = None):
+        target = np.nan_to_num(np.asarray(target_opening, dtype=np.float32), nan=0.0)
+        if target.ndim == 1 and target.shape == (len(track),):
+            target = np.clip(target, 0.0, 1.0)
+            shapes = np.zeros((len(track), 4), np.float32)
+            shapes[:, OPEN] = target
+            shapes[target <= 0] = REST
+        elif target.shape == (len(track), 4):
+            shapes = target
+        else:
+            raise ValueError(f"target_opening must be ({len(track)},) or ({len(track)}, 4) like the face track, "
+                             f"got {target.shape}")
         self.track = track
-        self.target = np.clip(np.nan_to_num(target, nan=0.0), 0.0, 1.0)
+        self.shapes = shapes
+        self.target = np.where(shapes[:, CLOSURE] > 0.6, 0.0, np.clip(shapes[:, OPEN], 0.0, 1.0)).astype(np.float32)
         self.config = config or EmbeddedLipSyncConfig()
         self.mouth_scale = _reference_mouth_width(track)  # (N,) px
+        self.library = library
+        self.path: np.ndarray | None = None  # (N,) library entry per frame when re-using
+        self.entries: list[list[tuple[int, float]]] = []
+        use = self.config.mode == "reuse" or (
+            self.config.mode == "auto" and library is not None and library.usable(self.config.library))
+        if use and library is not None and len(library) > 0:
+            pose = np.full((len(track), 2), np.nan, np.float32)
+            pose[track.present] = head_pose(track.landmarks[track.present])
+            self.path = select_path(shapes, pose, track.present, library, self.config.select)
+            self.entries = _frame_entries(self.path, library, self.config.morph_switches)
+            self.open_delta = _opening_corrections(shapes, self.entries, library, self.config)
+
+    @property
+    def reusing(self) -> bool:
+        """True when frames are drawn from the mouth library (False: the v1 warp)."""
+        return self.path is not None
 
     def render(self, index: int, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB → the same frame with the mouth re-shaped; the input array itself
@@ -74,10 +133,51 @@ class EmbeddedLipSync:
             )
         if not self.track.present[index]:
             return frame
+        if self.path is not None and self.path[index] >= 0:
+            return render_entries(frame, self.track.landmarks[index].astype(np.float32), self.library,
+                                  self.entries[index], self.config.reuse, float(self.open_delta[index]))
         geom = MouthGeometry.from_landmarks(self.track.landmarks[index])
         if self.config.refine_lips:
             geom = refine_inner_lips(frame, geom)
         return render_mouth(frame, geom, float(self.target[index]), self.config, float(self.mouth_scale[index]))
+
+
+def _opening_corrections(shapes: np.ndarray, entries: list[list[tuple[int, float]]], library: MouthLibrary,
+                         config: EmbeddedLipSyncConfig) -> np.ndarray:
+    """(N,) eye distances by which to part the shown lips further (negative: close them) so the
+    opening is the target's exactly: the selection favours long natural runs, whose own motion
+    would otherwise blur the dub's syllable rhythm."""
+    want, _ = desired_descriptors(shapes, library)
+    delta = np.zeros(len(shapes), np.float32)
+    for t, ent in enumerate(entries):
+        if not ent:
+            continue
+        have = sum(w * float(library.opening[k]) for k, w in ent)
+        d = config.reshape * (float(want[t, 0]) - have)
+        delta[t] = np.clip(d, -have, config.max_extra_open * have + 0.01)
+    return delta
+
+
+def _frame_entries(path: np.ndarray, library: MouthLibrary, morph: bool) -> list[list[tuple[int, float]]]:
+    """Per frame, the library entries to draw and their weights: one normally; at a switch
+    between runs, the frame before and the frame of the switch each morph a third of the way
+    towards the other side (the old run played on one frame / the new run one frame early)."""
+    entries: list[list[tuple[int, float]]] = [[(int(k), 1.0)] if k >= 0 else [] for k in path]
+    if not morph:
+        return entries
+    switches = switch_frames(path, library)
+
+    def step(k: int, d: int) -> int:
+        j = k + d
+        ok = 0 <= j < len(library) and library.run_id[j] == library.run_id[k]
+        return j if ok else k
+
+    for t in np.flatnonzero(switches):
+        a, b = int(path[t - 1]), int(path[t])
+        if len(entries[t - 1]) == 1:
+            entries[t - 1] = [(a, 2 / 3), (step(b, -1), 1 / 3)]
+        entries[t] = [(step(a, 1), 1 / 3), (b, 2 / 3)]
+    return entries
 
 
 def _reference_mouth_width(track: FaceTrack) -> np.ndarray:
@@ -270,3 +370,20 @@ def target_opening_from_envelope(
         out[i] = y
     out[out < 0.02] = 0.0  # the follower's tail never reaches 0 by itself: silence must be closed
     return out.astype(np.float32)
+
+
+def embedded_renderer(video_path, track: FaceTrack, audio: np.ndarray, sample_rate: int, fps: float,
+                      config: EmbeddedLipSyncConfig | None = None,
+                      phonemes: list[tuple[float, float, str]] | None = None,
+                      library: MouthLibrary | None = None) -> EmbeddedLipSync:
+    """The renderer the lipsync stage runs: mouth shapes from the dub (its phonemes on the dub's
+    clock where known, see visemes.phonemes_on_dub_clock; else its audio) and a mouth library from
+    ``library`` (e.g. another recording, ``MouthLibrary.from_video(path, its_track)``) or else
+    from the video itself (one extra decoding pass; only crops are kept)."""
+    from .visemes import dub_mouth_shapes
+
+    config = config or EmbeddedLipSyncConfig()
+    shapes = dub_mouth_shapes(audio, sample_rate, fps, len(track), phonemes, config.visemes)
+    if library is None and config.mode != "warp":
+        library = MouthLibrary.from_video(video_path, track, config.library)
+    return EmbeddedLipSync(track, shapes, config, library=library)
