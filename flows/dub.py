@@ -194,7 +194,8 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         mixed = call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
                      original=soundtrack_ref, speech=audio_ref)
         # --- end issue 8
-        frames = (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, config=options.lipsync)
+        frames = (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, speech=clips,
+                       config=options.lipsync)
                   if track_ref.meta["face_coverage"] > 0 else video_ref)
         final = call(mux, target, frames=frames, dub=mixed, config=options.mux)  # issue 8: the mix, not the bare dub
         video_out = export_file(store, final, paths[target])

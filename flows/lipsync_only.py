@@ -45,10 +45,13 @@ class LipSyncResult(BaseModel):
 
 @flow(name="lipsync", log_prints=True)
 def lipsync_flow(video: str, audio: str, output: str, store_url: str | None = None,
-                 options: LipSyncOptions | None = None, refresh: bool = False) -> LipSyncResult:
-    """Re-sync ``video``'s lips to ``audio`` (any audio file, or a video whose soundtrack is used)."""
-    for path, what in ((video, "video"), (audio, "audio")):
-        if not Path(path).is_file():
+                 options: LipSyncOptions | None = None, refresh: bool = False,
+                 mouth_library: str | None = None) -> LipSyncResult:
+    """Re-sync ``video``'s lips to ``audio`` (any audio file, or a video whose soundtrack is used).
+    ``mouth_library``: another recording of the same person to take mouth appearance from (a short
+    input gains a richer library)."""
+    for path, what in ((video, "video"), (audio, "audio"), (mouth_library, "mouth library")):
+        if path is not None and not Path(path).is_file():
             raise UserInputError(f"{what} {path} does not exist or is not a file; check the path")
     options = options or LipSyncOptions()
     store, log = ArtifactStore(store_url), RunLog()
@@ -69,7 +72,15 @@ def lipsync_flow(video: str, audio: str, output: str, store_url: str | None = No
                                                                       mode=options.track.longer))
     track_ref = call(track_faces, video=picture, audio=own_audio if extended <= 0 else None,
                      config=TrackFacesConfig(face=options.face))
-    frames = (call(lipsync, video=picture, track=track_ref, dub=speech_ref, config=options.lipsync)
+    library = {}
+    if mouth_library:
+        library_video = call(ingest, "library", source=SourceFile.of(mouth_library))
+        library_audio = (call(extract_audio, "library", video=library_video, config=ExtractAudioConfig())
+                         if library_video.meta["has_audio"] else None)
+        library = {"library_video": library_video,
+                   "library_track": call(track_faces, "library", video=library_video, audio=library_audio,
+                                         config=TrackFacesConfig(face=options.face))}
+    frames = (call(lipsync, video=picture, track=track_ref, dub=speech_ref, config=options.lipsync, **library)
               if track_ref.meta["face_coverage"] > 0 else picture)
     final = call(mux, frames=frames, dub=speech_ref, config=options.mux)
     out = export_file(store, final, output)

@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--lipsync", choices=["embedded", "wav2lip"], default="embedded", help="lip-sync backend")
     sync.add_argument("--checkpoint", metavar="PATH", help="Wav2Lip generator weights for --lipsync wav2lip")
     sync.add_argument("--face", default="auto", help="whose lips, when several faces show (see dub --face)")
+    sync.add_argument("--mouth-library", metavar="VIDEO",
+                      help="another recording of the same person to take mouth appearance from (embedded backend)")
     sync.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
     sync.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
 
@@ -299,7 +301,7 @@ def run_lipsync(args: argparse.Namespace) -> int:
     options = LipSyncOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args),
                              track=PrepareTrackConfig(longer=args.longer))
     result = lipsync_flow(video=args.input, audio=args.audio, output=args.output, store_url=args.store,
-                          options=options, refresh=args.refresh)
+                          options=options, refresh=args.refresh, mouth_library=args.mouth_library)
     extra = (f", {result.extended_frames} frames added ({args.longer})" if result.extended_frames else "") + \
             (f", {result.trimmed_s:.2f}s of track cut" if result.trimmed_s else "")
     print(f"lip-synced: {result.video} ({result.frames} frames{extra})")

@@ -23,6 +23,9 @@ from lipsync_sts.progress import Progress
 from lipsync_sts.store import ArtifactRef, ArtifactStore, sha256_file
 from models.face import FaceTrack
 from models.lipsync.embedded import EmbeddedLipSyncConfig, embedded_renderer
+from models.lipsync.mouth_library import MouthLibrary
+from models.lipsync.visemes import phonemes_on_dub_clock
+from tasks.synthesize import SpeechClips
 from models.lipsync.wav2lip_backend import Wav2LipConfig
 
 
@@ -34,6 +37,11 @@ class LipSyncConfig(BaseModel):
     # file's sha256 instead of its path, so a renamed copy hits the cache and a retrained file misses.
     checkpoint: str | None = None
     crf: int = 18  # x264 quality of the re-encoded frames; 18 is visually lossless
+    # What drives the embedded backend's mouth shapes: the dub's audio, or the TTS phonemes placed on
+    # the dub's clock. Phonemes carry rounding and p/b/m closures, but on the shared clips they
+    # scored below audio on the landmark sync score (22-78% of the real videos' score, against the
+    # audio path's inflated 2-7x), so audio stays the default until the viseme table is tuned.
+    shapes_from: Literal["audio", "phonemes"] = "audio"
 
 
 def _frames(renderer, frames: Iterator[np.ndarray], n_track: int) -> Iterator[np.ndarray]:
@@ -41,8 +49,20 @@ def _frames(renderer, frames: Iterator[np.ndarray], n_track: int) -> Iterator[np
         yield renderer.render(index, frame) if index < n_track else frame
 
 
+def dub_phonemes(store: ArtifactStore, speech: ArtifactRef | None, dub: ArtifactRef) -> list | None:
+    """The TTS phonemes placed where fit_timing put each clip in the dub track, if both are known."""
+    if speech is None or not dub.meta.get("timing"):
+        return None
+    clips = SpeechClips.load(store.local_path(speech))
+    durations = [len(c) / clips.sample_rate for c in clips.clips]
+    return phonemes_on_dub_clock(clips.phonemes, durations, dub.meta["timing"]) or None
+
+
 def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
-                  config: LipSyncConfig) -> ArtifactRef:
+                  config: LipSyncConfig, speech: ArtifactRef | None = None,
+                  library_video: ArtifactRef | None = None, library_track: ArtifactRef | None = None) -> ArtifactRef:
+    """``speech``: synthesize's clips (their phonemes drive the mouth shapes); ``library_video`` and
+    ``library_track``: another recording of the speaker to take mouth appearance from."""
     info = media.MediaInfo(**video.meta)
     face_track = FaceTrack.load(store.local_path(track))
     audio, rate = sf.read(store.local_path(dub), dtype="float32")
@@ -60,7 +80,11 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
         frames = renderer.process(source)
     else:
         # Embedded backend: shapes from the dub, mouths re-used from this video (models/lipsync/embedded.py).
-        renderer = embedded_renderer(store.local_path(video), face_track, audio, rate, info.fps, config.embedded)
+        library = (MouthLibrary.from_video(store.local_path(library_video), FaceTrack.load(store.local_path(library_track)),
+                                           config.embedded.library) if library_video and library_track else None)
+        renderer = embedded_renderer(store.local_path(video), face_track, audio, rate, info.fps, config.embedded,
+                                     phonemes=dub_phonemes(store, speech, dub) if config.shapes_from == "phonemes" else None,
+                                     library=library)
         frames = _frames(renderer, source, len(face_track.present))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lipsync.mp4"
@@ -105,11 +129,12 @@ class LipSyncCachePolicy(StageCachePolicy):
         return super().compute_key(task_ctx, inputs, flow_parameters, **kwargs)
 
 
-@stage("lipsync", version="1", code=(models.lipsync, media, timing, models.wav2lip.model,
+@stage("lipsync", version="2", code=(models.lipsync, media, timing, models.wav2lip.model,
                                      models.wav2lip.audio, models.wav2lip.checkpoint))
-def lipsync(store_url: str, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
-            config: LipSyncConfig) -> ArtifactRef:
-    return lipsync_video(ArtifactStore(store_url), video, track, dub, config)
+def lipsync(store_url: str, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef, config: LipSyncConfig,
+            speech: ArtifactRef | None = None, library_video: ArtifactRef | None = None,
+            library_track: ArtifactRef | None = None) -> ArtifactRef:
+    return lipsync_video(ArtifactStore(store_url), video, track, dub, config, speech, library_video, library_track)
 
 
 lipsync = lipsync.with_options(cache_policy=LipSyncCachePolicy(

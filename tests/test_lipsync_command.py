@@ -75,3 +75,29 @@ def test_a_silent_or_missing_track_is_a_clear_error(prefect_api, capsys, face_cl
     assert main(["lipsync", str(face_clip), str(silent), "-o", str(tmp_path / "o.mp4"),
                  "--store", str(tmp_path / "store")]) == 2
     assert "silent" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
+
+
+def test_a_mouth_library_from_another_recording_is_used(prefect_api, face_clip, tmp_path):
+    from flows.lipsync_only import lipsync_flow
+
+    other = build_sample_video(tmp_path / "other.mp4", text="आज मौसम अच्छा है।")
+    result = lipsync_flow(video=str(face_clip), audio=str(speech(tmp_path / "s.wav", 2.0)),
+                          output=str(tmp_path / "out.mp4"), store_url=str(tmp_path / "store"),
+                          mouth_library=str(other))
+    assert {(s["stage"], s["for"]) for s in result.stages} >= {("ingest", "library"), ("track_faces", "library")}
+    assert media.probe(tmp_path / "out.mp4").n_frames == result.frames
+
+
+def test_tts_phonemes_are_placed_where_fit_timing_put_each_clip(tmp_path):
+    from lipsync_sts.store import ArtifactStore
+    from tasks.lipsync import dub_phonemes
+    from tasks.synthesize import SpeechClips
+
+    store = ArtifactStore(str(tmp_path / "store"))
+    clips = SpeechClips(clips=[np.zeros(1000, np.float32)], sample_rate=1000,
+                        phonemes=[[(0.0, 0.5, "m"), (0.5, 1.0, "a")]])
+    clips.save(tmp_path / "c.npz")
+    speech_ref = store.put_file(tmp_path / "c.npz", kind="speech-clips")
+    dub = store.put_bytes(b"dub", suffix=".wav", meta={"timing": [{"index": 0, "dub_start": 2.0, "dub_end": 2.8}]})
+    assert dub_phonemes(store, speech_ref, dub) == [(2.0, 2.4, "m"), (2.4, 2.8, "a")]  # sped up 1.25x
+    assert dub_phonemes(store, None, dub) is None
