@@ -67,6 +67,7 @@ class DubOutput(BaseModel):
     subtitles: str
     artifact: ArtifactRef
     report: str | None = None  # HTML: mouth opening against the dub, sync score, image checks
+    evaluation: ArtifactRef | None = None  # the full evaluation (per-frame series included)
     metrics: dict = Field(default_factory=dict)  # the evaluation's headline numbers
     # Per segment: start, end, source text, target text and how the dub was fitted (timing report).
     segments: list[dict] = Field(default_factory=list)
@@ -213,7 +214,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                  **{k: fitted.get(i, {}).get(k) for k in ("dub_end", "shift_s", "moved", "overlap_s",
                                                           "truncated_s", "rate_factor")}}
                 for i, seg in enumerate(load_segments(store, translated))]
-        report, metrics = None, {}
+        report, metrics, evaluation = None, {}, None
         if options.evaluate and track_ref.meta["face_coverage"] > 0:
             measured = final.model_copy(update={"meta": {**final.meta, **media.probe(store.local_path(final)).model_dump()}})
             out_track = call(track_faces, target, video=measured, audio=dub_audio,
@@ -224,7 +225,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
             report = str(export_file(store, html, subtitle_path(output, target).with_suffix(".report.html")))
             metrics = evaluation.meta["summary"]
         outputs.append(DubOutput(language=target, video=str(video_out), subtitles=str(srt_out), artifact=final,
-                                 segments=rows, report=report, metrics=metrics,
+                                 segments=rows, report=report, metrics=metrics, evaluation=evaluation,
                                  timeline=timeline, audio={"loudness": mixed.meta.get("loudness"),  # issue 8
                                                            "voice": dub_audio.meta.get("voice")}))
 

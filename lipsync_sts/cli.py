@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     dub.add_argument("--tts", choices=["espeak-ng", "festival", "vits", "gtts"], default="espeak-ng",
                      help="speech synthesis backend (default: espeak-ng; gtts needs the internet)")
     dub.add_argument("--tts-model", metavar="DIR|NAME", help="VITS/MMS-TTS folder or hub id for --tts vits")
+    dub.add_argument("--preview", metavar="STRIP.png",
+                     help="also write a strip: input | output lower faces and mouth opening against the dub")
     dub.add_argument("--debug-faces", metavar="FILE", help="also draw the face track: FILE.png (a strip of "
                                                              "sampled frames) or FILE.mp4 (every frame)")
 
@@ -147,6 +149,15 @@ def run_dub(args: argparse.Namespace) -> int:
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
                  store_url=args.store, transcript=args.transcript, translations=translations,
                  options=options, refresh=args.refresh)
+    if args.preview:
+        from lipsync_sts.preview import write_dub_preview
+        from lipsync_sts.store import ArtifactStore
+
+        first = result.outputs[0]
+        if first.evaluation is None:
+            print("no preview: no face was found, so the picture was not changed")
+        else:
+            print(f"preview: {write_dub_preview(ArtifactStore(args.store), args.input, first.video, result.face_track, first.evaluation, args.preview)}")
     if args.debug_faces:
         from lipsync_sts.store import ArtifactStore
         from models.face import FaceTrack, render_debug

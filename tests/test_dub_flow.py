@@ -69,6 +69,14 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     assert (tmp_path / "out" / "speaker.ur.timeline.png").read_bytes()[:4] == b"\x89PNG"
     assert first.outputs[0].audio["loudness"]["lufs"] == pytest.approx(-16.0, abs=0.5)
 
+    # --preview: input and output lower faces over the mouth opening against the dub.
+    from lipsync_sts.preview import write_dub_preview
+    from lipsync_sts.store import ArtifactStore
+
+    strip = write_dub_preview(ArtifactStore(store), str(sample_clip), str(out), first.face_track,
+                              first.outputs[0].evaluation, tmp_path / "preview.png")
+    assert strip.read_bytes()[:4] == b"\x89PNG"
+
     # Every output comes with its lip-sync evaluation: the mouth now follows the dub.
     measured = first.outputs[0]
     assert measured.report and (tmp_path / "out" / "speaker.ur.report.html").exists()
