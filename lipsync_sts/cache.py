@@ -181,8 +181,9 @@ class RunLog:
                  "cached": r.cached, "seconds": round(r.seconds, 2)} for r in self.runs]
 
     def render(self) -> str:
-        rows = [f"{'stage':<14} {'for':<6} {'result':<10} {'time':>8}"]
-        rows += [f"{r.stage:<14} {r.label or '-':<6} {('cached' if r.cached else r.state.lower()):<10} "
+        width = max([len("stage"), *(len(r.stage) for r in self.runs)])
+        rows = [f"{'stage':<{width}} {'for':<7} {'result':<10} {'time':>8}"]
+        rows += [f"{r.stage:<{width}} {r.label or '-':<7} {('cached' if r.cached else r.state.lower()):<10} "
                  f"{r.seconds:>7.2f}s" for r in self.runs]
         total = sum(r.seconds for r in self.runs)
         n_cached = sum(r.cached for r in self.runs)
