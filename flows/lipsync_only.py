@@ -11,7 +11,6 @@ from pathlib import Path
 from prefect import flow
 from pydantic import BaseModel, Field
 
-from flows.dub import DOWNSTREAM, publish_summary  # noqa: F401 - same stage names for --refresh
 from lipsync_sts import media
 from lipsync_sts.cache import RunLog, artifacts_present, bind
 from lipsync_sts.errors import UserInputError
