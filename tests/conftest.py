@@ -11,6 +11,11 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+# Prefect sets up its console log handler when the flows are first imported, bound to the
+# sys.stderr of that moment. Import them here, before any test captures output, or a test that
+# first imports them under capsys leaves the handler writing to a closed stream for every test after.
+import flows.dub  # noqa: E402,F401
+
 REPO = Path(__file__).resolve().parents[1]
 TESTDATA = REPO.parent / "shared" / "testdata"
 

@@ -71,7 +71,7 @@ def test_inputs_over_the_configured_limits_are_refused(capsys, clip, tmp_path, m
     (b"", "no timed cues"),
     ("1\n00:00:00,000 --> 00:00:01,000\ncaf\xe9\n".encode("latin-1"), "UTF-8"),
 ])
-def test_a_bad_transcript_is_named(prefect_api, capsys, clip, tmp_path, content, expected):
+def test_a_bad_transcript_is_named(capsys, clip, tmp_path, content, expected):
     transcript = tmp_path / "talk.srt"
     transcript.write_bytes(content)
     err = refused(capsys, "dub", str(clip), "--from", "hi", "--to", "ur", "--transcript", str(transcript),

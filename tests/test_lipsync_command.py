@@ -72,9 +72,14 @@ def test_a_silent_or_missing_track_is_a_clear_error(prefect_api, capsys, face_cl
     sf.write(silent, np.zeros(16000, np.float32), 16000)
     assert main(["lipsync", str(face_clip), str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o.mp4")]) == 2
     assert "missing.wav" in capsys.readouterr().err
-    assert main(["lipsync", str(face_clip), str(silent), "-o", str(tmp_path / "o.mp4"),
-                 "--store", str(tmp_path / "store")]) == 2
-    assert "silent" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
+
+    from flows.lipsync_only import lipsync_flow
+    from lipsync_sts.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="silent"):
+        lipsync_flow(video=str(face_clip), audio=str(silent), output=str(tmp_path / "o.mp4"),
+                     store_url=str(tmp_path / "store"))
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_a_mouth_library_from_another_recording_is_used(prefect_api, face_clip, tmp_path):
