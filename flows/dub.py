@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field
 
-from lipsync_sts.cache import RunLog, artifacts_present, bind
+from lipsync_sts.cache import RunLog
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.languages import LANGUAGES
 from lipsync_sts.validation import validate_request
@@ -154,8 +154,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
     options, source, output = request.options, request.source, request.output
 
     def call(stage_task, label: str = "", **inputs):
-        return log.call(bind(stage_task, store, stage_task.name in refresh_stages), label,
-                        verify=lambda result: artifacts_present(store, result), store_url=store.url, **inputs)
+        return log.run(stage_task, store, label, stage_task.name in refresh_stages, **inputs)
 
     video_ref = call(ingest, source=SourceFile.of(request.video))
     transcript_ref = store.put_file(request.transcript, kind="subtitles") if request.transcript else None

@@ -15,7 +15,7 @@ from prefect import flow
 from pydantic import BaseModel
 
 from lipsync_sts import media
-from lipsync_sts.cache import RunLog, bind
+from lipsync_sts.cache import RunLog
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.evaluation import EvaluationConfig
 from lipsync_sts.evaluation.evaluate import SAMPLE_RATE
@@ -49,7 +49,7 @@ def audio_artifact(store: ArtifactStore, path: str | Path) -> ArtifactRef:
 def evaluate_one(store: ArtifactStore, log: RunLog, video: str, audio: str | None, syncnet: ArtifactRef | None,
                  config: EvaluationConfig, html_dir: str | None) -> EvaluatedVideo:
     def call(stage_task, **inputs):
-        return log.call(bind(stage_task, store), Path(video).stem[:12], store_url=store.url, **inputs)
+        return log.run(stage_task, store, Path(video).stem[:12], **inputs)
 
     video_ref = call(ingest, source=SourceFile.of(video))
     own = call(extract_audio, video=video_ref, config=ExtractAudioConfig()) if video_ref.meta["has_audio"] else None

@@ -12,7 +12,7 @@ from prefect import flow
 from pydantic import BaseModel, Field
 
 from lipsync_sts import media
-from lipsync_sts.cache import RunLog, artifacts_present, bind
+from lipsync_sts.cache import RunLog
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.store import ArtifactRef, ArtifactStore, export_file
 from models.face import FaceTrackConfig
@@ -56,8 +56,7 @@ def lipsync_flow(video: str, audio: str, output: str, store_url: str | None = No
     store, log = ArtifactStore(store_url), RunLog()
 
     def call(stage_task, label: str = "", **inputs):
-        return log.call(bind(stage_task, store, refresh), label, verify=lambda r: artifacts_present(store, r),
-                        store_url=store.url, **inputs)
+        return log.run(stage_task, store, label, refresh, **inputs)
 
     video_ref = call(ingest, source=SourceFile.of(video))
     speech_ref = call(prepare_track, source=SourceFile.of(audio), video=video_ref, config=options.track)

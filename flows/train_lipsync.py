@@ -25,7 +25,7 @@ import torch
 from prefect import flow, get_run_logger, task
 from pydantic import BaseModel, Field
 
-from lipsync_sts.cache import RunLog, artifacts_present, bind
+from lipsync_sts.cache import RunLog
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 from models.wav2lip.checkpoint import read_checkpoint
 from models.wav2lip.syncnet import SyncNet_color
@@ -170,8 +170,7 @@ def train_lipsync(data_dir: str, store_url: str | None = None,
     log = RunLog()
 
     def call(stage_task, label: str = "", **inputs):
-        return log.call(bind(stage_task, store), label, verify=lambda r: artifacts_present(store, r),
-                        store_url=store.url, **inputs)
+        return log.run(stage_task, store, label, **inputs)
 
     clips = []
     for path in find_videos(data_dir):

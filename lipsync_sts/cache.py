@@ -172,6 +172,13 @@ class RunLog:
                                   time.perf_counter() - start))
         return state.result()  # re-raises the stage's exception when it failed
 
+    def run(self, stage_task: Task, store: ArtifactStore, label: str = "", refresh: bool = False,
+            **inputs: Any) -> Any:
+        """``call`` for a stage kept in ``store``: bound to it, and a cached result whose artifacts
+        are gone from it is recomputed. What every flow uses."""
+        return self.call(bind(stage_task, store, refresh), label,
+                         verify=lambda result: artifacts_present(store, result), store_url=store.url, **inputs)
+
     @property
     def ran(self) -> list[str]:
         return [r.stage + (f"[{r.label}]" if r.label else "") for r in self.runs if not r.cached]
