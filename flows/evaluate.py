@@ -1,7 +1,8 @@
 """The evaluation flow: lip-sync measures for many videos, each with its own audio or a given one.
 
 Per video: ingest -> extract_audio -> track_faces (the same cached stages as the dub flow, so a
-video already dubbed is not tracked again) -> evaluate. Reports: an HTML page per video (written
+video already dubbed is not tracked again) -> evaluate; with a reference (the real video the
+output was made from), the reference is ingested and tracked the same way. Reports: an HTML page per video (written
 to ``html_dir`` when given) and Prefect artifacts (a table of all videos, a markdown report each).
 """
 
@@ -47,9 +48,9 @@ def audio_artifact(store: ArtifactStore, path: str | Path) -> ArtifactRef:
 
 
 def evaluate_one(store: ArtifactStore, log: RunLog, video: str, audio: str | None, syncnet: ArtifactRef | None,
-                 config: EvaluationConfig, html_dir: str | None) -> EvaluatedVideo:
-    def call(stage_task, **inputs):
-        return log.run(stage_task, store, Path(video).stem[:12], **inputs)
+                 config: EvaluationConfig, html_dir: str | None, reference: str | None = None) -> EvaluatedVideo:
+    def call(stage_task, label: str = Path(video).stem[:12], **inputs):
+        return log.run(stage_task, store, label, **inputs)
 
     video_ref = call(ingest, source=SourceFile.of(video))
     own = call(extract_audio, video=video_ref, config=ExtractAudioConfig()) if video_ref.meta["has_audio"] else None
@@ -57,8 +58,20 @@ def evaluate_one(store: ArtifactStore, log: RunLog, video: str, audio: str | Non
         raise UserInputError(f"{video} has no audio track; pass --audio FILE with the speech to score it against")
     track_ref = call(track_faces, video=video_ref, audio=own, config=TrackFacesConfig())
     audio_ref = audio_artifact(store, audio) if audio else own
+    real = {}
+    if reference:
+        # The real video's face track is the same cached stage as anywhere else it is tracked.
+        label = Path(reference).stem[:12]
+        reference_ref = call(ingest, label, source=SourceFile.of(reference))
+        check_reference(video_ref, reference_ref, video, reference)
+        reference_audio = (call(extract_audio, label, video=reference_ref, config=ExtractAudioConfig())
+                           if reference_ref.meta["has_audio"] else None)
+        real = {"reference_video": reference_ref.model_copy(update={"meta": {**reference_ref.meta,
+                                                                             "source": Path(reference).name}}),
+                "reference_track": call(track_faces, label, video=reference_ref, audio=reference_audio,
+                                        config=TrackFacesConfig())}
     result_ref = call(evaluate_stage, video=video_ref.model_copy(update={"meta": {**video_ref.meta, "source": Path(video).name}}),
-                      track=track_ref, audio=audio_ref, syncnet=syncnet,
+                      track=track_ref, audio=audio_ref, syncnet=syncnet, **real,
                       config=EvaluateConfig(evaluation=config, audio_label=Path(audio).name if audio else "own"))
     html_path = None
     if html_dir:
@@ -67,22 +80,40 @@ def evaluate_one(store: ArtifactStore, log: RunLog, video: str, audio: str | Non
     return EvaluatedVideo(video=video, evaluation=store.read_json(result_ref), html=html_path, artifact=result_ref)
 
 
+def check_reference(video_ref: ArtifactRef, reference_ref: ArtifactRef, video: str, reference: str) -> None:
+    """A reference must show the same frames: same size, and a frame count within a frame."""
+    size = (video_ref.meta["width"], video_ref.meta["height"])
+    real_size = (reference_ref.meta["width"], reference_ref.meta["height"])
+    if size != real_size:
+        raise UserInputError(f"reference {reference} is {real_size[0]}x{real_size[1]} but {video} is {size[0]}x{size[1]}; "
+                             "give the real video the output was made from (same frames)")
+    frames, real_frames = int(video_ref.meta["n_frames"]), int(reference_ref.meta["n_frames"])
+    if abs(frames - real_frames) > max(1, 0.02 * real_frames):
+        raise UserInputError(f"reference {reference} has {real_frames} frames but {video} has {frames}; "
+                             "give the real video the output was made from (same frames)")
+
+
 @flow(name="evaluate", log_prints=True)
 def evaluate_videos(videos: list[str], audios: list[str | None] | None = None, store_url: str | None = None,
                     syncnet: str | None = None, html_dir: str | None = None,
-                    config: EvaluationConfig | None = None) -> list[EvaluatedVideo]:
-    """Evaluate each video against its own audio, or ``audios[i]`` where given (None: own)."""
+                    config: EvaluationConfig | None = None,
+                    references: list[str | None] | None = None) -> list[EvaluatedVideo]:
+    """Evaluate each video against its own audio, or ``audios[i]`` where given (None: own);
+    ``references[i]``: the real video of the same frames, to measure lip shape against."""
     audios = audios or [None] * len(videos)
+    references = references or [None] * len(videos)
     if len(audios) != len(videos):
         raise UserInputError(f"{len(audios)} audio files for {len(videos)} videos; give one per video or none")
+    if len(references) != len(videos):
+        raise UserInputError(f"{len(references)} reference videos for {len(videos)} videos; give one per video or none")
     store, log = ArtifactStore(store_url), RunLog()
     weights = store.put_file(syncnet, kind="weights") if syncnet else None
     if syncnet:
         from models.syncnet import load_syncnet
 
         load_syncnet(store.local_path(weights))  # unreadable weights fail here, before any video
-    results = [evaluate_one(store, log, v, a, weights, config or EvaluationConfig(), html_dir)
-               for v, a in zip(videos, audios)]
+    results = [evaluate_one(store, log, v, a, weights, config or EvaluationConfig(), html_dir, r)
+               for v, a, r in zip(videos, audios, references)]
     publish([load_evaluation(store, r.artifact) for r in results])
     print(log.render())
     return results

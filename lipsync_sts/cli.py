@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the measures as JSON")
     evaluate.add_argument("--html", metavar="OUT.html", help="write the report (plots and table) to this file")
     evaluate.add_argument("--syncnet", metavar="PATH", help="syncnet_v2.model, for LSE-D/LSE-C")
+    evaluate.add_argument("--reference", metavar="REAL.mp4",
+                          help="the real video of the same frames (e.g. the input of a lip-sync of a clip to its "
+                               "own audio): also measure lip shape against it (LMD, opening/width correlation, "
+                               "closed-lip recall, pop)")
     evaluate.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
 
     sync = sub.add_parser("lipsync", help="re-sync a video's lips to a speech track you already have")
@@ -261,7 +265,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         [result] = evaluate_videos(videos=[args.input], audios=[args.audio], store_url=args.store,
-                                   syncnet=args.syncnet, html_dir=tmp if args.html else None)
+                                   syncnet=args.syncnet, html_dir=tmp if args.html else None,
+                                   references=[args.reference])
         if args.html:
             import shutil
 
@@ -277,6 +282,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if measures.get("lse"):
             print(f"SyncNet: LSE-D {measures['lse']['lse_d']:.3f}, LSE-C {measures['lse']['lse_c']:.3f}, "
                   f"offset {measures['lse']['offset']}")
+        if measures.get("reference"):
+            r = measures["reference"]
+            print(f"against {r['reference']}: LMD {r['lmd']} (eye distances), lip opening correlation "
+                  f"{r['opening_correlation']}, mouth width correlation {r['width_correlation']}, closed-lip recall "
+                  f"{r['closed_recall']} of {r['closed_frames']} closed frames, pop {r['pop']}x the real video's")
+            s["notes"] = s["notes"] + r["notes"]
         for note in s["notes"]:
             print(f"note: {note}")
     if args.html:

@@ -198,14 +198,51 @@ def mux(video_path: str | os.PathLike, audio: np.ndarray, sample_rate: int, out_
         v_out = out.add_stream_from_template(v_in)
         a_out = out.add_stream("aac", rate=sample_rate, layout="mono" if channels == 1 else "stereo")
         a_out.bit_rate = audio_bitrate * channels
+        # Audio packets are small (AAC at 128 kb/s); the video's are copied as they are read, so a
+        # long 1080p video is never held in memory.
         audio_packets = _audio_packets(a_out, audio, sample_rate)
-        video_packets = [p for p in source.demux(v_in) if p.dts is not None]
+        pending = 0
 
         def seconds(packet: av.Packet) -> float:
             return float(packet.dts * packet.time_base)
 
-        queue = sorted([(seconds(p), 0, i, p) for i, p in enumerate(video_packets)]
-                       + [(seconds(p), 1, i, p) for i, p in enumerate(audio_packets)], key=lambda t: t[:3])
-        for _, kind, _, packet in queue:
-            packet.stream = v_out if kind == 0 else a_out
+        for packet in source.demux(v_in):
+            if packet.dts is None:
+                continue
+            t = seconds(packet)
+            while pending < len(audio_packets) and seconds(audio_packets[pending]) < t:
+                audio_packets[pending].stream = a_out
+                out.mux(audio_packets[pending])
+                pending += 1
+            packet.stream = v_out
             out.mux(packet)
+        for packet in audio_packets[pending:]:
+            packet.stream = a_out
+            out.mux(packet)
+
+
+def cut(path: str | os.PathLike, start_frame: int, end_frame: int, out_path: str | os.PathLike,
+        crf: int = 12, sample_rate: int = 48_000) -> MediaInfo:
+    """Frames [start_frame, end_frame) of ``path`` with the audio of the same span, re-encoded
+    (near-lossless by default) to ``out_path``: e.g. the halves of the reconstruction benchmark."""
+    info = probe(path)
+    end_frame = min(end_frame, info.n_frames)
+    if not 0 <= start_frame < end_frame:
+        raise ValueError(f"cannot cut frames [{start_frame}, {end_frame}) of {path} ({info.n_frames} frames)")
+    out_path = Path(out_path)
+    with atomic_output(out_path) as tmp:
+        silent = tmp.with_name(tmp.stem + ".video.mp4")
+        try:
+            with VideoWriter(silent, info.fps_fraction, info.width, info.height, crf=crf,
+                             rotation=info.rotation) as writer:
+                for index, frame in enumerate(iter_frames(path)):
+                    if index >= end_frame:
+                        break
+                    if index >= start_frame:
+                        writer.write(frame)
+            audio = read_audio(path, sample_rate) if info.has_audio else np.zeros(0, np.float32)
+            a, b = (int(round(f / info.fps * sample_rate)) for f in (start_frame, end_frame))
+            mux(silent, audio[a:b], sample_rate, tmp)
+        finally:
+            silent.unlink(missing_ok=True)
+    return probe(out_path)

@@ -43,23 +43,32 @@ def load_audio(store: ArtifactStore, audio: ArtifactRef) -> np.ndarray:
 
 def evaluate_artifacts(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, audio: ArtifactRef,
                        config: EvaluateConfig, input_video: ArtifactRef | None = None,
-                       input_track: ArtifactRef | None = None, syncnet: ArtifactRef | None = None) -> ArtifactRef:
+                       input_track: ArtifactRef | None = None, syncnet: ArtifactRef | None = None,
+                       reference_video: ArtifactRef | None = None, reference_track: ArtifactRef | None = None) -> ArtifactRef:
     result = evaluate(store.local_path(video), FaceTrack.load(store.local_path(track)), load_audio(store, audio),
                       audio_label=config.audio_label,
                       input_video=store.local_path(input_video) if input_video else None,
                       input_track=FaceTrack.load(store.local_path(input_track)) if input_track else None,
-                      syncnet=store.local_path(syncnet) if syncnet else None, config=config.evaluation)
+                      syncnet=store.local_path(syncnet) if syncnet else None,
+                      reference_video=store.local_path(reference_video) if reference_video else None,
+                      reference_track=FaceTrack.load(store.local_path(reference_track)) if reference_track else None,
+                      config=config.evaluation)
+    if result.reference and reference_video is not None:
+        result.reference.reference = str(reference_video.meta.get("source") or result.reference.reference)
     result.video = str(video.meta.get("source") or result.video)
     html = store.put_bytes(render_html(result).encode("utf-8"), kind="evaluation-report", suffix=".html")
     return store.put_json(result.model_dump(mode="json"), kind="evaluation",
                           meta={"summary": result.summary(), "html": html.model_dump(mode="json")})
 
 
-@stage("evaluate", version="1", code=(lipsync_sts.evaluation, models.syncnet, media))
+@stage("evaluate", version="2", code=(lipsync_sts.evaluation, models.syncnet, media))
 def evaluate_stage(store_url: str, video: ArtifactRef, track: ArtifactRef, audio: ArtifactRef, config: EvaluateConfig,
                    input_video: ArtifactRef | None = None, input_track: ArtifactRef | None = None,
-                   syncnet: ArtifactRef | None = None) -> ArtifactRef:
-    return evaluate_artifacts(ArtifactStore(store_url), video, track, audio, config, input_video, input_track, syncnet)
+                   syncnet: ArtifactRef | None = None, reference_video: ArtifactRef | None = None,
+                   reference_track: ArtifactRef | None = None) -> ArtifactRef:
+    """``reference_video``/``reference_track``: a real video of the same frames (reconstruction)."""
+    return evaluate_artifacts(ArtifactStore(store_url), video, track, audio, config, input_video, input_track, syncnet,
+                              reference_video, reference_track)
 
 
 def load_evaluation(store: ArtifactStore, ref: ArtifactRef) -> Evaluation:

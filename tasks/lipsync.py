@@ -24,6 +24,7 @@ from lipsync_sts.store import ArtifactRef, ArtifactStore, sha256_file
 from models.face import FaceTrack
 from models.lipsync.embedded import EmbeddedLipSyncConfig, embedded_renderer
 from models.lipsync.mouth_library import MouthLibrary
+from models.lipsync.speaker_fit import fit_speaker_from_video
 from models.lipsync.visemes import phonemes_on_dub_clock
 from tasks.synthesize import SpeechClips
 from models.lipsync.wav2lip_backend import Wav2LipConfig
@@ -41,7 +42,11 @@ class LipSyncConfig(BaseModel):
     # the dub's clock. Phonemes carry rounding and p/b/m closures, but on the shared clips they
     # scored below audio on the landmark sync score (22-78% of the real videos' score, against the
     # audio path's inflated 2-7x), so audio stays the default until the viseme table is tuned.
-    shapes_from: Literal["audio", "phonemes"] = "audio"
+    # "speaker": the audio through the speaker's own sound-to-lips mapping, fitted on their recording
+    # (the library video, else the video itself; models/lipsync/speaker_fit.py), falling back to
+    # "audio" where no fit is possible. "envelope": loudness alone (no rounding, no closures), the
+    # reconstruction benchmark's baseline.
+    shapes_from: Literal["audio", "phonemes", "speaker", "envelope"] = "audio"
 
 
 def _frames(renderer, frames: Iterator[np.ndarray], n_track: int) -> Iterator[np.ndarray]:
@@ -80,11 +85,17 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
         frames = renderer.process(source)
     else:
         # Embedded backend: shapes from the dub, mouths re-used from this video (models/lipsync/embedded.py).
-        library = (MouthLibrary.from_video(store.local_path(library_video), FaceTrack.load(store.local_path(library_track)),
-                                           config.embedded.library) if library_video and library_track else None)
+        library = speaker = None
+        recording, recording_track = store.local_path(video), face_track  # the speaker as the video shows them
+        if library_video and library_track:
+            recording, recording_track = store.local_path(library_video), FaceTrack.load(store.local_path(library_track))
+            library = MouthLibrary.from_video(recording, recording_track, config.embedded.library)
+        if config.shapes_from == "speaker":
+            # Fitted on the library's recording only, never on the frames being re-drawn.
+            speaker = fit_speaker_from_video(recording, recording_track, config.embedded.speaker)
         renderer = embedded_renderer(store.local_path(video), face_track, audio, rate, info.fps, config.embedded,
                                      phonemes=dub_phonemes(store, speech, dub) if config.shapes_from == "phonemes" else None,
-                                     library=library)
+                                     library=library, envelope_only=config.shapes_from == "envelope", speaker=speaker)
         frames = _frames(renderer, source, len(face_track.present))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lipsync.mp4"

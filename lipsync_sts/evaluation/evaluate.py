@@ -15,6 +15,7 @@ from lipsync_sts import media
 from models.face import FaceTrack
 
 from .image_checks import ImageCheckConfig, ImageChecks, check_images
+from .reconstruction import ReconstructionConfig, ReconstructionScore, compare_to_reference
 from .sync_score import SyncScore, SyncScoreConfig, score_sync, voice_envelope
 
 SAMPLE_RATE = 16_000
@@ -26,6 +27,7 @@ class EvaluationConfig(BaseModel):
     sync: SyncScoreConfig = Field(default_factory=SyncScoreConfig)
     images: ImageCheckConfig = Field(default_factory=ImageCheckConfig)
     syncnet_vshift: int = Field(15, ge=1, description="SyncNet offsets searched each way (frames at 25 fps)")
+    reconstruction: ReconstructionConfig = Field(default_factory=ReconstructionConfig)
 
 
 class Evaluation(BaseModel):
@@ -39,8 +41,9 @@ class Evaluation(BaseModel):
     sync: SyncScore
     lse: dict | None = None  # models.syncnet.LseResult as a dict; None without weights
     images: ImageChecks | None = None  # None without the input video
-    reference: dict | None = None  # reserved: metrics against a real reference video (issue 12)
-    # Per frame, for the report's plots: "opening" (lip opening, None without a face), "envelope".
+    reference: ReconstructionScore | None = None  # lip shape against a real video of the same frames
+    # Per frame, for the report's plots: "opening" (lip opening, None without a face), "envelope",
+    # and "reference_opening" (the real video's) where a reference was given.
     series: dict[str, list[float | None]] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 
@@ -54,17 +57,22 @@ class Evaluation(BaseModel):
         if self.images:
             row |= {"psnr_outside_mouth": self.images.psnr_outside_mouth, "ssim_outside_mouth": self.images.ssim_outside_mouth,
                     "mouth_sharpness_ratio": self.images.mouth_sharpness_ratio}
+        if self.reference:
+            row |= self.reference.summary()
         return row
 
 
 def evaluate(video: str | os.PathLike, track: FaceTrack, audio: np.ndarray, *, audio_label: str = "own",
              input_video: str | os.PathLike | None = None, input_track: FaceTrack | None = None,
-             syncnet: str | os.PathLike | None = None, config: EvaluationConfig = EvaluationConfig()) -> Evaluation:
+             syncnet: str | os.PathLike | None = None, reference_video: str | os.PathLike | None = None,
+             reference_track: FaceTrack | None = None, config: EvaluationConfig = EvaluationConfig()) -> Evaluation:
     """Evaluate ``video`` (its face ``track``) against ``audio`` (mono, 16 kHz, from frame 0).
 
     ``input_video``: the video the output was made from (same frame count and size), for the
     image checks, measured on ``input_track``'s geometry (default: ``track``).
     ``syncnet``: path of ``syncnet_v2.model`` for LSE-D/LSE-C.
+    ``reference_video`` (with its ``reference_track``): the real video of the same frames, for
+    the lip-shape measures of reconstruction.py (LMD, opening/width correlation, closures, pop).
     """
     opening = track.mouth_opening()  # (N,) NaN where no face
     sync = score_sync(opening, audio, SAMPLE_RATE, track.fps, config.sync)
@@ -79,6 +87,13 @@ def evaluate(video: str | os.PathLike, track: FaceTrack, audio: np.ndarray, *, a
         geometry = input_track or track
         result.images = check_images(media.iter_frames(input_video), media.iter_frames(video),
                                      geometry.landmarks, geometry.present, config.images)
+    if reference_video is not None:
+        if reference_track is None:
+            raise ValueError("reference_video needs its reference_track")
+        result.reference = compare_to_reference(track, reference_track, media.iter_frames(video),
+                                                media.iter_frames(reference_video), Path(reference_video).name,
+                                                config.reconstruction)
+        result.series["reference_opening"] = _listed(reference_track.mouth_opening())
     return result
 
 

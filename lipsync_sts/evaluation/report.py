@@ -26,6 +26,12 @@ _MEANING = {
     "psnr_outside_mouth": "dB against the input outside the lower face; higher = untouched",
     "ssim_outside_mouth": "SSIM against the input outside the lower face; 1 = identical",
     "mouth_sharpness_ratio": "mouth-region detail relative to the input's; below ~0.7 looks blurry",
+    "lmd": "lip-landmark distance to the real video, in eye-corner distances; lower is better",
+    "opening_corr": "correlation over time of lip opening with the real video's; higher is better",
+    "width_corr": "correlation over time of mouth width (rounding) with the real video's; higher is better",
+    "closed_recall": "share of the real video's closed-lip frames closed in the output too (p/b/m, rests)",
+    "closed_precision": "share of the output's closed-lip frames closed in the real video too",
+    "pop": "frame-to-frame mouth-region change over the real video's; >1.5 shows texture jumps, <1 a frozen mouth",
 }
 
 
@@ -49,6 +55,10 @@ def plots(evaluation: Evaluation) -> dict[str, str]:
         t = np.arange(len(opening)) / evaluation.fps
         fig, ax = plt.subplots(figsize=(9, 2.6))
         ax.plot(t, opening, color="tab:red", lw=1.2, label="inner-lip opening / eye distance")
+        if series.get("reference_opening"):
+            real = np.asarray([np.nan if v is None else v for v in series["reference_opening"]], float)
+            ax.plot(np.arange(len(real)) / evaluation.fps, real, color="black", lw=1.0, ls="--",
+                    label="real video's lip opening")
         ax.set_xlabel("seconds")
         ax.set_ylabel("lip opening", color="tab:red")
         twin = ax.twinx()
@@ -88,7 +98,8 @@ def render_html(evaluation: Evaluation, title: str | None = None) -> str:
     images = plots(evaluation)
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{_fmt(v)}</b></td><td>{html.escape(_MEANING.get(k, ''))}</td></tr>"
                    for k, v in evaluation.summary().items() if k not in ("video", "audio"))
-    notes = evaluation.notes + evaluation.sync.notes + (evaluation.images.notes if evaluation.images else [])
+    notes = (evaluation.notes + evaluation.sync.notes + (evaluation.images.notes if evaluation.images else [])
+             + (evaluation.reference.notes if evaluation.reference else []))
     if not evaluation.lse:
         notes.append("no SyncNet weights given: LSE-D/LSE-C not measured (pass --syncnet syncnet_v2.model)")
     title = title or f"Lip-sync evaluation: {evaluation.video}"

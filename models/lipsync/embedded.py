@@ -42,6 +42,7 @@ from .lip_edges import refine_inner_lips
 from .mouth_cavity import cavity_colours, cavity_layer
 from .mouth_frame import MouthGeometry, smoothstep
 from .mouth_library import MouthLibrary, MouthLibraryConfig, head_pose
+from .speaker_fit import SpeakerFit, SpeakerFitConfig
 from .reuse import ReuseConfig, render_entries
 from .select import SelectConfig, desired_descriptors, select_path, switch_frames
 from .visemes import CLOSURE, OPEN, REST, VisemeConfig
@@ -71,6 +72,7 @@ class EmbeddedLipSyncConfig(BaseModel):
     mode: Literal["auto", "reuse", "warp"] = Field(
         "auto", description="auto: re-use mouths when the library is usable, else warp; warp: v1 only")
     library: MouthLibraryConfig = Field(default_factory=MouthLibraryConfig)
+    speaker: SpeakerFitConfig = Field(default_factory=SpeakerFitConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     reuse: ReuseConfig = Field(default_factory=ReuseConfig)
     visemes: VisemeConfig = Field(default_factory=VisemeConfig)
@@ -375,15 +377,18 @@ def target_opening_from_envelope(
 def embedded_renderer(video_path, track: FaceTrack, audio: np.ndarray, sample_rate: int, fps: float,
                       config: EmbeddedLipSyncConfig | None = None,
                       phonemes: list[tuple[float, float, str]] | None = None,
-                      library: MouthLibrary | None = None) -> EmbeddedLipSync:
+                      library: MouthLibrary | None = None, envelope_only: bool = False,
+                      speaker: SpeakerFit | None = None) -> EmbeddedLipSync:
     """The renderer the lipsync stage runs: mouth shapes from the dub (its phonemes on the dub's
-    clock where known, see visemes.phonemes_on_dub_clock; else its audio) and a mouth library from
-    ``library`` (e.g. another recording, ``MouthLibrary.from_video(path, its_track)``) or else
-    from the video itself (one extra decoding pass; only crops are kept)."""
+    clock where known, see visemes.phonemes_on_dub_clock; else its audio, through ``speaker``'s
+    fitted mapping where given) and a mouth library from ``library`` (e.g. another recording,
+    ``MouthLibrary.from_video(path, its_track)``) or else from the video itself (one extra
+    decoding pass; only crops are kept)."""
     from .visemes import dub_mouth_shapes
 
     config = config or EmbeddedLipSyncConfig()
-    shapes = dub_mouth_shapes(audio, sample_rate, fps, len(track), phonemes, config.visemes)
+    shapes = dub_mouth_shapes(audio, sample_rate, fps, len(track), phonemes, config.visemes, envelope_only,
+                              speaker=speaker if speaker is not None and speaker.useful else None)
     if library is None and config.mode != "warp":
         library = MouthLibrary.from_video(video_path, track, config.library)
     return EmbeddedLipSync(track, shapes, config, library=library)

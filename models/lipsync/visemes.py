@@ -233,12 +233,37 @@ def _clip(shapes: np.ndarray) -> np.ndarray:
     return out
 
 
+def shapes_from_envelope(audio: np.ndarray, sample_rate: int, fps: float, n_frames: int,
+                         config: VisemeConfig = VisemeConfig()) -> np.ndarray:
+    """(n_frames, 4) shapes whose only information is loudness: opening follows the envelope,
+    no rounding, no closures. The baseline the reconstruction benchmark compares against (what
+    the first lip-sync of this project did)."""
+    from .embedded import target_opening_from_envelope
+    from lipsync_sts import timing
+
+    envelope = timing.speech_envelope(np.asarray(audio, np.float32).reshape(-1), sample_rate, fps, n_frames,
+                                      dynamic_range_db=config.silence_db)
+    shapes = np.zeros((n_frames, 4), np.float32)
+    shapes[:, OPEN] = target_opening_from_envelope(envelope)
+    shapes[shapes[:, OPEN] <= 0] = REST
+    return _clip(shapes)
+
+
 def dub_mouth_shapes(audio: np.ndarray, sample_rate: int, fps: float, n_frames: int,
                      phonemes: list[tuple[float, float, str]] | None = None,
-                     config: VisemeConfig = VisemeConfig()) -> np.ndarray:
+                     config: VisemeConfig = VisemeConfig(), envelope_only: bool = False,
+                     speaker=None) -> np.ndarray:
     """(n_frames, 4) mouth shapes for a dub track: from its phonemes (on the dub's clock, see
-    phonemes_on_dub_clock) where known, closed wherever the dub is silent; else from the audio."""
+    phonemes_on_dub_clock) where known, closed wherever the dub is silent; else from the audio,
+    through the speaker's own fitted mapping where given (``speaker``: a useful
+    speaker_fit.SpeakerFit) or the heuristics (``envelope_only``: from loudness alone, the
+    baseline)."""
+    if envelope_only:
+        return shapes_from_envelope(audio, sample_rate, fps, n_frames, config)
     if phonemes:
         shapes = shapes_from_phonemes(phonemes, fps, n_frames, config)
+        return close_in_silence(shapes, audio, sample_rate, fps, config)
+    if speaker is not None:
+        shapes = speaker.shapes(audio, sample_rate, fps, n_frames)
         return close_in_silence(shapes, audio, sample_rate, fps, config)
     return shapes_from_audio(audio, sample_rate, fps, n_frames, config)
