@@ -99,18 +99,28 @@ def psnr_outside(inp: list[np.ndarray], out: list[np.ndarray], track: FaceTrack)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def run(clip: str, kinds: list[str], seconds: float, strips: Path | None) -> list[dict]:
+def run(clip: str, kinds: list[str], seconds: float, strips: Path | None, shapes_from: str = "phonemes") -> list[dict]:
     frames, fps, own = load_clip(CLIPS[clip], seconds)
     n = len(frames)
     track = track_faces(frames, fps, FaceTrackConfig())
     real = score_sync(track.mouth_opening(), own, 16000, fps)
+    speaker = None
+    if shapes_from == "speaker":
+        # As the lipsync stage does: fitted on the clip's own speech and lips, applied to the dub.
+        from models.lipsync.speaker_fit import fit_speaker
+        from lipsync_sts.evaluation.reconstruction import mouth_width
+
+        speaker = fit_speaker(own, 16000, fps, track.mouth_opening(), mouth_width(track),
+                              visemes.shapes_from_envelope(own, 16000, fps, n)[:, visemes.OPEN])
+        speaker = speaker if speaker is not None and speaker.useful else None
     t0 = time.perf_counter()
     library = MouthLibrary.from_frames(iter(frames), track)
     t_lib = time.perf_counter() - t0
     rows = []
     for kind in kinds:
         audio, rate, phonemes = make_dub(kind, n, fps)
-        shapes = visemes.dub_mouth_shapes(audio, rate, fps, n, phonemes)
+        shapes = visemes.dub_mouth_shapes(audio, rate, fps, n, phonemes if shapes_from == "phonemes" else None,
+                                          envelope_only=shapes_from == "envelope", speaker=speaker)
         t0 = time.perf_counter()
         renderer = EmbeddedLipSync(track, shapes, library=library)
         t_sel = time.perf_counter() - t0
@@ -143,10 +153,12 @@ def main() -> None:
     p.add_argument("--dubs", nargs="+", default=["tts-hi", "rec-ta"])
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--strips", type=Path, help="write preview strips here")
+    p.add_argument("--shapes-from", default="phonemes", choices=["phonemes", "speaker", "audio", "envelope"],
+                   help="what drives the mouth shapes (tasks/lipsync.py shapes_from); phonemes: where the dub has them")
     args = p.parse_args()
     rows = []
     for clip in args.clips:
-        rows += run(clip, args.dubs, args.seconds, args.strips)
+        rows += run(clip, args.dubs, args.seconds, args.strips, args.shapes_from)
     head = ("clip", "dub", "frames", "lib", "lib MB", "reuse", "fps@512", "real own", "out/dub", "ratio",
             "in/dub", "closed", "sil.fr", "PSNR out", "switch/s")
     print("| " + " | ".join(head) + " |")

@@ -27,7 +27,10 @@ from tasks.track_faces import TrackFacesConfig, track_faces
 
 class LipSyncOptions(BaseModel):
     face: FaceTrackConfig = Field(default_factory=FaceTrackConfig)
-    lipsync: LipSyncConfig = Field(default_factory=LipSyncConfig)
+    # Mouth shapes from the speaker's own fitted sound-to-lips mapping: a track given to this flow is
+    # usually the same person (a studio recording, a dub they voiced), where the fit beats the
+    # loudness heuristics on held-out reconstruction (bench/bench_reconstruction.py).
+    lipsync: LipSyncConfig = Field(default_factory=lambda: LipSyncConfig(shapes_from="speaker"))
     track: PrepareTrackConfig = Field(default_factory=PrepareTrackConfig)
     mux: MuxConfig = Field(default_factory=MuxConfig)
 

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="lip-sync backend: embedded (no weights, the default) or wav2lip (needs --checkpoint)")
     dub.add_argument("--checkpoint", metavar="PATH", help="Wav2Lip generator weights for --lipsync wav2lip "
                                                           "(wav2lip.pth, wav2lip_gan.pth or one from train-lipsync)")
+    dub.add_argument("--shapes-from", choices=["audio", "speaker", "phonemes", "envelope"], default="audio",
+                     help="what drives the embedded backend's mouth shapes: the dub's audio (default), the speaker's "
+                          "own sound-to-lips mapping fitted on the video, the TTS phonemes, or loudness alone")
     # --- speech backends (issue 7) ---
     dub.add_argument("--asr", choices=["faster-whisper", "transformers"], default="faster-whisper",
                      help="speech recognition backend (default: faster-whisper with the embedded whisper-base)")
@@ -101,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--face", default="auto", help="whose lips, when several faces show (see dub --face)")
     sync.add_argument("--mouth-library", metavar="VIDEO",
                       help="another recording of the same person to take mouth appearance from (embedded backend)")
+    sync.add_argument("--shapes-from", choices=["speaker", "audio", "envelope"], default="speaker",
+                      help="what drives the embedded backend's mouth shapes: the speaker's own sound-to-lips mapping "
+                           "fitted on their recording (the mouth library, else the video; the default), heuristics "
+                           "on the audio, or loudness alone")
     sync.add_argument("--store", help="artifact store (default: $LIPSYNC_STS_STORE or ./artifacts)")
     sync.add_argument("--refresh", action="store_true", help="recompute every stage, ignoring the cache")
 
@@ -134,14 +141,21 @@ def run_dub(args: argparse.Namespace) -> int:
     from lipsync_sts.segments import read_srt
     from lipsync_sts.validation import check_limits
 
+    from lipsync_sts.remote import is_remote
+
     for subtitles in [args.transcript, *translations.values()]:
         if subtitles:
             read_srt(subtitles)  # an unreadable or empty subtitle file fails here, naming the file
-    info = media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
-    check_limits(args.input, info.duration)
-    if not info.has_audio and not args.transcript:
-        raise UserInputError(f"input {args.input} has no audio track; give a video with speech, "
-                             "or pass --transcript FILE.srt")
+    if is_remote(args.input):  # s3://...: the ingest stage fetches, probes and checks it
+        if args.preview or args.debug_faces:
+            raise UserInputError(f"--preview and --debug-faces need a local input, not {args.input}; "
+                                 "copy it here first or leave them out")
+    else:
+        info = media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+        check_limits(args.input, info.duration)
+        if not info.has_audio and not args.transcript:
+            raise UserInputError(f"input {args.input} has no audio track; give a video with speech, "
+                                 "or pass --transcript FILE.srt")
     from flows.dub import dub, dump_result
 
     from flows.dub import DubOptions
@@ -304,7 +318,7 @@ def lipsync_config(args: argparse.Namespace):
         raise UserInputError("--lipsync wav2lip needs --checkpoint PATH (Wav2Lip generator weights)")
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise UserInputError(f"checkpoint {args.checkpoint} does not exist; check the --checkpoint path")
-    return LipSyncConfig(backend=args.lipsync,
+    return LipSyncConfig(backend=args.lipsync, shapes_from=getattr(args, "shapes_from", "audio"),
                          checkpoint=str(Path(args.checkpoint).resolve()) if args.checkpoint else None)
 
 

@@ -212,4 +212,5 @@ def test_evaluate_reference_on_a_real_clip_through_the_cli(testdata, tmp_path):
     assert 0 < ref["lmd"] < 0.1  # re-drawn, so not the real lips exactly, but on the face
     assert ref["opening_correlation"] > 0.2  # the lips follow the real ones
     assert 0.5 < ref["pop"] < 1.5  # no texture jumps, not frozen
-    assert "real video's lip opening" in html.read_text() or "reference" in html.read_text()
+    page = html.read_text()
+    assert "reference: second.mp4" in page and "lip-landmark distance to the real video" in page

@@ -103,6 +103,7 @@ def render_html(evaluation: Evaluation, title: str | None = None) -> str:
     if not evaluation.lse:
         notes.append("no SyncNet weights given: LSE-D/LSE-C not measured (pass --syncnet syncnet_v2.model)")
     title = title or f"Lip-sync evaluation: {evaluation.video}"
+    reference = f" · reference: {html.escape(evaluation.reference.reference)}" if evaluation.reference else ""
     figures = "".join(f'<figure><img alt="{k}" src="data:image/png;base64,{v}"/></figure>' for k, v in images.items())
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -110,7 +111,7 @@ def render_html(evaluation: Evaluation, title: str | None = None) -> str:
 table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:.3em .8em;vertical-align:top}}
 td:last-child{{color:#666;font-size:.9em}}figure{{margin:1em 0}}img{{max-width:100%}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>{html.escape(evaluation.video)} · audio: {html.escape(evaluation.audio)} · {evaluation.frames} frames at
+<p>{html.escape(evaluation.video)} · audio: {html.escape(evaluation.audio)}{reference} · {evaluation.frames} frames at
 {evaluation.fps:.2f} fps · face in {100 * evaluation.face_coverage:.0f}% of frames</p>
 <table>{rows}</table>{figures}
 <ul>{''.join(f'<li>{html.escape(n)}</li>' for n in notes)}</ul>
