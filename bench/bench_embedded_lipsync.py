@@ -103,7 +103,7 @@ def run(clip: str, kinds: list[str], seconds: float, strips: Path | None, shapes
     frames, fps, own = load_clip(CLIPS[clip], seconds)
     n = len(frames)
     track = track_faces(frames, fps, FaceTrackConfig())
-    real = score_sync(track.mouth_opening(), own, 16000, fps)
+    real = score_sync(track.mouth_opening(), own, 16000, fps, motion=track.lip_height())
     speaker = None
     if shapes_from == "speaker":
         # As the lipsync stage does: fitted on the clip's own speech and lips, applied to the dub.
@@ -128,8 +128,8 @@ def run(clip: str, kinds: list[str], seconds: float, strips: Path | None, shapes
         out = [renderer.render(i, f) for i, f in enumerate(frames)]
         t_render = time.perf_counter() - t0
         out_track = track_faces(out, fps, FaceTrackConfig())
-        s_out = score_sync(out_track.mouth_opening(), audio, rate, fps)
-        s_in = score_sync(track.mouth_opening(), audio, rate, fps)
+        s_out = score_sync(out_track.mouth_opening(), audio, rate, fps, motion=out_track.lip_height())
+        s_in = score_sync(track.mouth_opening(), audio, rate, fps, motion=track.lip_height())
         rest = score_sync(out_track.mouth_opening(), audio, rate, fps,
                           SyncScoreConfig(min_silence_s=0.2, silence_margin_s=0.0))
         switches = int(switch_frames(renderer.path, library).sum()) if renderer.reusing else 0

@@ -82,17 +82,17 @@ def main() -> None:
     for path in clips:
         name = path.stem[:3]
         track = face_track(path, args.cache)
-        opening, fps = track.mouth_opening(), track.fps
-        own = score_sync(opening, audios[name], RATE, fps, config)
+        opening, motion, fps = track.mouth_opening(), track.lip_height(), track.fps
+        own = score_sync(opening, audios[name], RATE, fps, config, motion)
         shifted = {}
         for d in (5, 10):
             delayed = np.concatenate([np.zeros(int(round(d * RATE / fps)), np.float32), audios[name]])
-            shifted[d] = score_sync(opening, delayed, RATE, fps, config).offset
+            shifted[d] = score_sync(opening, delayed, RATE, fps, config, motion).offset
             recovered_rel.append(abs(shifted[d] - own.offset - d) <= 1)
             recovered_abs.append(abs(shifted[d] - d) <= 1)
         others = speech + [a for k, a in audios.items() if k != name]
         n_samples = int(np.ceil(len(opening) / fps * RATE))
-        other = [score_sync(opening, fitted(a, n_samples), RATE, fps, config) for a in others]
+        other = [score_sync(opening, fitted(a, n_samples), RATE, fps, config, motion) for a in others]
         pos.append(own.sync)
         neg.extend(o.sync for o in other)
         peak_pos.append(own.peak)

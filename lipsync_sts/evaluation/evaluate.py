@@ -75,7 +75,7 @@ def evaluate(video: str | os.PathLike, track: FaceTrack, audio: np.ndarray, *, a
     the lip-shape measures of reconstruction.py (LMD, opening/width correlation, closures, pop).
     """
     opening = track.mouth_opening()  # (N,) NaN where no face
-    sync = score_sync(opening, audio, SAMPLE_RATE, track.fps, config.sync)
+    sync = score_sync(opening, audio, SAMPLE_RATE, track.fps, config.sync, motion=track.lip_height())
     envelope = voice_envelope(audio, SAMPLE_RATE, track.fps, len(track), config.sync)
     result = Evaluation(
         video=Path(video).name, audio=audio_label, fps=track.fps, frames=len(track),

@@ -73,6 +73,17 @@ class FaceTrack:
         with np.errstate(invalid="ignore", divide="ignore"):
             return (gap / self.face_size()).astype(np.float32)
 
+    def lip_height(self) -> np.ndarray:
+        """(N,) outer-lip height (upper lip's top to lower lip's bottom, mid-line) over the
+        eye-corner distance; NaN where absent. Unlike the inner gap it keeps moving while the lips
+        are closed (the jaw and lips still move together), and two lip contours are tracked more
+        steadily than the inner gap, so it is the series the sync score correlates with speech."""
+        height = np.linalg.norm(
+            self.landmarks[:, lm.LOWER_LIP_OUTER_MID] - self.landmarks[:, lm.UPPER_LIP_OUTER_MID], axis=-1
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (height / self.face_size()).astype(np.float32)
+
     def shot_starts(self) -> np.ndarray:
         """Frame indices where shots start (always 0 first for a non-empty track)."""
         if len(self) == 0:

@@ -11,6 +11,8 @@ N_LANDMARKS = 478
 # Inner lip gap at the middle of the mouth: the lip-sync measures of DESIGN.md §4 use these two.
 UPPER_LIP_INNER_MID = 13
 LOWER_LIP_INNER_MID = 14
+UPPER_LIP_OUTER_MID = 0
+LOWER_LIP_OUTER_MID = 17
 
 # Outer eye corners: their distance is a face-size measure that does not change when the mouth moves.
 EYE_OUTER_LEFT = 33
