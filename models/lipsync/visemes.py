@@ -266,4 +266,5 @@ def dub_mouth_shapes(audio: np.ndarray, sample_rate: int, fps: float, n_frames: 
     if speaker is not None:
         shapes = speaker.shapes(audio, sample_rate, fps, n_frames)
         return close_in_silence(shapes, audio, sample_rate, fps, config)
-    return shapes_from_audio(audio, sample_rate, fps, n_frames, config)
+    # The loudness follower releases over a couple of frames; a pause must close from its start.
+    return close_in_silence(shapes_from_audio(audio, sample_rate, fps, n_frames, config), audio, sample_rate, fps, config)
