@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from flows.dub import DOWNSTREAM, DubOptions, DubRequest, publish_summary, run_dub, with_downstream
+from lipsync_sts import remote
 from lipsync_sts.cache import RunLog
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.manifest import ManifestItem, read_manifest
@@ -50,12 +51,20 @@ def item_request(item: ManifestItem, output_dir: Path) -> DubRequest:
                       options=options)
 
 
+def with_local_subtitles(item: ManifestItem) -> ManifestItem:
+    """The item with subtitle files named by URL (a remote manifest's) fetched to local copies,
+    which the dub reads like any given .srt; the video itself is fetched by the ingest stage."""
+    fetched = {name: str(remote.local_copy(value)) for name in ("transcript", "translation")
+               if (value := getattr(item, name)) and remote.is_remote(value)}
+    return item.model_copy(update=fetched) if fetched else item
+
+
 @task(name="dub-item", cache_policy=NO_CACHE, task_run_name="dub {item.id} -> {item.target}")
 def dub_item(item: ManifestItem, output_dir: str, store_url: str, refresh_stages: list[str]) -> ItemResult:
     """One item, never raising: a failure becomes a row of the results table."""
     log, start = RunLog(), time.perf_counter()
-    request = item_request(item, Path(output_dir))
     try:
+        request = item_request(with_local_subtitles(item), Path(output_dir))
         result = run_dub(request, ArtifactStore(store_url), log, set(refresh_stages))
         publish_summary(request, result, key=f"dub-{item.id}-{item.target}")
     except Exception as exc:  # noqa: BLE001 - any failure of one item is reported, the rest go on

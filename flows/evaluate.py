@@ -107,11 +107,11 @@ def evaluate_videos(videos: list[str], audios: list[str | None] | None = None, s
     if len(references) != len(videos):
         raise UserInputError(f"{len(references)} reference videos for {len(videos)} videos; give one per video or none")
     store, log = ArtifactStore(store_url), RunLog()
-    weights = store.put_file(syncnet, kind="weights") if syncnet else None
     if syncnet:
         from models.syncnet import load_syncnet
 
-        load_syncnet(store.local_path(weights))  # unreadable weights fail here, before any video
+        load_syncnet(syncnet)  # missing, unreadable or unsafe weights fail here, named as given, before any video
+    weights = store.put_file(syncnet, kind="weights") if syncnet else None
     results = [evaluate_one(store, log, v, a, weights, config or EvaluationConfig(), html_dir, r)
                for v, a, r in zip(videos, audios, references)]
     publish([load_evaluation(store, r.artifact) for r in results])

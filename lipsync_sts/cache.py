@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +27,7 @@ from typing import Any, Callable
 from prefect import Task, task
 from prefect.cache_policies import CachePolicy
 from prefect.filesystems import RemoteFileSystem
+from prefect.locking.filesystem import FileSystemLockManager
 from pydantic import BaseModel
 
 from lipsync_sts.store import ArtifactRef, ArtifactStore
@@ -118,6 +122,89 @@ def result_storage(store: ArtifactStore) -> Path | str:
     return f"remote-file-system/{name}"
 
 
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started (None if there is no such process): with the pid, an identity
+    that a later process reusing the number does not share."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+class CrashSafeLockManager(FileSystemLockManager):
+    """Prefect's file locks, safe against a holder that was killed.
+
+    Prefect writes a lock as an empty file and then its holder, with no expiry unless one is
+    asked for, and only its holder removes it: a run killed while computing a stage (SIGKILL, OOM,
+    power loss) would make every later run of that stage wait forever. Here a lock file is
+    written whole (linked into place with its content) and names its process; a lock whose process
+    on this host is gone is stale and removed, as is an unreadable one older than a few seconds
+    (left by a writer that died mid-write, e.g. under Prefect's own lock manager).
+    """
+
+    TORN_LOCK_GRACE_S = 5.0
+
+    def __init__(self, lock_files_directory: Path) -> None:
+        super().__init__(lock_files_directory)
+        self._owner = {"host": socket.gethostname(), "pid": os.getpid(), "started": _process_started(os.getpid())}
+
+    def _stale(self, info: dict[str, Any]) -> bool:
+        if info.get("host") != self._owner["host"] or not isinstance(info.get("pid"), int):
+            return False  # another machine's lock (a shared folder): its liveness is unknowable here
+        started = _process_started(info["pid"])
+        return started is None or (info.get("started") is not None and abs(started - info["started"]) > 1e-3)
+
+    def _get_lock_info(self, key: str, use_cache: bool = True):
+        path = self._lock_path_for_key(key)
+        try:
+            info = super()._get_lock_info(key, use_cache)
+        except ValueError:  # empty or torn JSON
+            try:
+                young = time.time() - path.stat().st_mtime < self.TORN_LOCK_GRACE_S
+            except FileNotFoundError:
+                return None
+            if young:  # being written right now: locked, holder not yet known
+                return {"holder": "", "expiration": None, "path": path}
+            path.unlink(missing_ok=True)
+            self._locks.pop(key, None)
+            return None
+        if info is not None and not use_cache and self._stale(info):
+            path.unlink(missing_ok=True)
+            self._locks.pop(key, None)
+            return None
+        return info
+
+    def acquire_lock(self, key: str, holder: str, acquire_timeout: float | None = None,
+                     hold_timeout: float | None = None) -> bool:
+        from datetime import datetime, timedelta, timezone
+
+        import pydantic_core
+
+        self._ensure_lock_files_directory_exists()
+        path = self._lock_path_for_key(key)
+        while True:
+            if self.is_locked(key) and not self.is_lock_holder(key, holder):
+                if not self.wait_for_lock(key, acquire_timeout):
+                    return False
+            expiration = (datetime.now(timezone.utc) + timedelta(seconds=hold_timeout)
+                          if hold_timeout is not None else None)
+            draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+            draft.write_bytes(pydantic_core.to_json({"holder": holder, "expiration": str(expiration) if expiration else None,
+                                                     **self._owner}))
+            try:
+                os.link(draft, path)  # atomic create-if-absent, content included
+            except FileExistsError:
+                if self.is_lock_holder(key, holder):
+                    return True
+                continue  # another run took it between the check and the link: wait again
+            finally:
+                draft.unlink(missing_ok=True)
+            self._locks[key] = {"holder": holder, "expiration": expiration, "path": path}
+            return True
+
+
 def bind(stage_task: Task, store: ArtifactStore, refresh: bool = False) -> Task:
     """The task with its results and cache records kept in ``store``.
 
@@ -131,9 +218,7 @@ def bind(stage_task: Task, store: ArtifactStore, refresh: bool = False) -> Task:
 
     policy = stage_task.cache_policy
     if store.is_local and TaskRunContext.get() is None:
-        from prefect.locking.filesystem import FileSystemLockManager
-
-        policy = policy.configure(lock_manager=FileSystemLockManager(Path(store.url) / "locks"),
+        policy = policy.configure(lock_manager=CrashSafeLockManager(Path(store.url) / "locks"),
                                   isolation_level="SERIALIZABLE")
     return stage_task.with_options(result_storage=result_storage(store), cache_policy=policy,
                                    refresh_cache=refresh or None)

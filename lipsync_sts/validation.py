@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.languages import get_language
+from lipsync_sts.remote import identity, is_remote
 
 
 def validate_request(video: str, source: str, targets: list[str], output: str | os.PathLike) -> None:
@@ -21,7 +22,9 @@ def validate_request(video: str, source: str, targets: list[str], output: str | 
             raise UserInputError(f"target language {target!r} is the source language; choose another --to")
     if len(set(targets)) != len(targets):
         raise UserInputError(f"target languages repeat: {targets}; give each --to once")
-    if not Path(video).is_file():
+    if is_remote(video):  # fetched by the ingest stage; here only: is it there, and not too big
+        check_size(video, identity(video)[0])
+    elif not Path(video).is_file():
         raise UserInputError(f"input {video} does not exist or is not a file; check the path")
     check_writable(output)
 
@@ -49,10 +52,17 @@ MAX_INPUT_BYTES = int(float(os.environ.get("LIPSYNC_STS_MAX_BYTES", 20e9)))
 
 def check_limits(path: str | os.PathLike, duration: float) -> None:
     """Refuse inputs beyond the configured size and duration before any work starts."""
-    size = Path(path).stat().st_size
+    check_size(path, Path(path).stat().st_size)
+    check_duration(path, duration)
+
+
+def check_size(name: str | os.PathLike, size: int) -> None:
     if size > MAX_INPUT_BYTES:
-        raise UserInputError(f"input {path} is {size / 1e9:.1f} GB, over the {MAX_INPUT_BYTES / 1e9:.1f} GB limit; "
+        raise UserInputError(f"input {name} is {size / 1e9:.1f} GB, over the {MAX_INPUT_BYTES / 1e9:.1f} GB limit; "
                              "set LIPSYNC_STS_MAX_BYTES to allow it")
+
+
+def check_duration(name: str | os.PathLike, duration: float) -> None:
     if duration > MAX_DURATION_S:
-        raise UserInputError(f"input {path} lasts {duration / 60:.0f} min, over the {MAX_DURATION_S / 60:.0f} min limit; "
+        raise UserInputError(f"input {name} lasts {duration / 60:.0f} min, over the {MAX_DURATION_S / 60:.0f} min limit; "
                              "set LIPSYNC_STS_MAX_DURATION (seconds) to allow it")

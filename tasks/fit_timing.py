@@ -13,7 +13,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-import soundfile as sf
+from scipy.io import wavfile
 from pydantic import BaseModel, Field
 
 import models.tts
@@ -70,7 +70,9 @@ def fit_dub_timing(store: ArtifactStore, clips: ArtifactRef, segments: ArtifactR
                     "pitch": voice_ref.meta.get("pitch") if voice_ref else None}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "dub.wav"
-        sf.write(wav, track, rate, subtype="FLOAT")
+        # scipy, not soundfile: libsndfile stamps float WAVs with the time of writing (PEAK chunk),
+        # and this output's sha256 keys the stages after it, so the same track must be the same bytes.
+        wavfile.write(wav, rate, np.asarray(track, dtype=np.float32))
         return store.put_file(wav, kind="dub-audio", meta={
             "sample_rate": rate, "timing": report, "voice": voice_report,
             "max_speed": max((r["speed"] for r in report), default=1.0),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import soundfile as sf
+from scipy.io import wavfile
 from pydantic import BaseModel
 
 from lipsync_sts import media
@@ -46,7 +46,7 @@ def prepare_speech_track(store: ArtifactStore, source: SourceFile, video: Artifa
     track[: min(n_samples, len(audio))] = audio[:n_samples]
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        sf.write(wav, track, config.sample_rate, subtype="FLOAT")
+        wavfile.write(wav, config.sample_rate, track)  # no time stamp in the file (soundfile writes one)
         return store.put_file(wav, kind="dub-audio", meta={
             "sample_rate": config.sample_rate, "frames": n_frames,
             "source_seconds": round(len(audio) / config.sample_rate, 3),

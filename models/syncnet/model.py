@@ -8,6 +8,7 @@ whose Euclidean distance is small when lips and sound agree.
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -83,8 +84,14 @@ def load_syncnet(path: str | Path, device: str = "cpu") -> SyncNet:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0] if str(exc) else "truncated")[:200]
+        if "Weights only load failed" in first:
+            raise UserInputError(f"SyncNet weights {path} cannot be loaded safely: they hold Python objects that "
+                                 "loading would have to execute, so torch.load with weights_only=True refused them "
+                                 f"(an untrusted file can run code this way); if you trust the file, {CONVERT_HINT}. "
+                                 f"Detail: {first}") from None
         raise UserInputError(f"SyncNet weights {path} cannot be loaded safely ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0][:200]}); {CONVERT_HINT}") from None
+                             f"{first}); {CONVERT_HINT}") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -46,7 +46,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         detail = next((line.strip() for line in text.splitlines() if "GLOBAL" in line), text.splitlines()[0])
         raise UserInputError(
             f"checkpoint {path} holds more than weights (Python objects that loading would have to execute), "
-            f"so it was refused; re-save it as a plain state dict. Detail: {detail}") from None
+            f"so the safe loader (torch.load with weights_only=True) refused it: an untrusted file can run code "
+            f"this way. If you trust its source, re-save it as a plain state dict. Detail: {detail}") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise UserInputError(f"checkpoint {path} is not a readable PyTorch file ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else 'truncated'}); check the path") from None
