@@ -62,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (("batch", "dub every (video, language) of a CSV/Parquet manifest"),
                             ("rerun", "recompute failed items, or a named stage and what follows it")):
         batch = sub.add_parser(name, help=help_text)
-        batch.add_argument("manifest", help="CSV or Parquet: video, source, targets, [id, transcript, "
-                                            "translation_<lang>, options]")
+        batch.add_argument("manifest", help="CSV or Parquet, a path or an fsspec URL (s3://bucket/set.csv): video, "
+                                            "source, targets, [id, transcript, translation_<lang>, options]")
         batch.add_argument("--output-dir", default="dubbed", help="where outputs and results.csv go (default: dubbed/)")
         batch.add_argument("--from", dest="source", help="source language for rows without one")
         batch.add_argument("--to", dest="targets", action="append", help="target language(s) for rows without any")
