@@ -318,6 +318,11 @@ def lipsync_config(args: argparse.Namespace):
         raise UserInputError("--lipsync wav2lip needs --checkpoint PATH (Wav2Lip generator weights)")
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise UserInputError(f"checkpoint {args.checkpoint} does not exist; check the --checkpoint path")
+    if args.lipsync == "wav2lip":
+        from models.wav2lip.checkpoint import load_model
+
+        # A corrupt, unsafe or wrong-architecture file is refused here, before ASR and TTS have run.
+        load_model(args.checkpoint, "wav2lip")
     return LipSyncConfig(backend=args.lipsync, shapes_from=getattr(args, "shapes_from", "audio"),
                          checkpoint=str(Path(args.checkpoint).resolve()) if args.checkpoint else None)
 
