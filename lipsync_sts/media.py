@@ -7,6 +7,7 @@ rate as a fraction) that moviepy hides.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from contextlib import contextmanager
@@ -131,6 +132,44 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@functools.cache
+def _x264_would_use_avx512() -> bool:
+    """Whether x264's CPU detection enables its AVX-512 code here: it needs AVX-512 F, CD, BW, DQ
+    and VL with the OS saving ZMM state, which numpy's runtime detection calls AVX512_SKX."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features  # numpy >= 2
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features  # numpy 1.x
+        except ImportError:
+            features = None
+    if features is not None:
+        return bool(features.get("AVX512_SKX"))
+    try:  # no numpy detection: Linux lists what the CPU and kernel support
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}.issubset(flags)
+
+
+def x264_options(crf: int, preset: str) -> dict[str, str]:
+    """libx264 options of every video we encode; the same frames always give the same bytes.
+
+    On CPUs with AVX-512, x264's instruction set is capped at AVX2 (a no-op elsewhere). Its
+    AVX-512 macroblock-tree code reads heap memory it never initialised where the width in
+    macroblocks is not a multiple of 8 (by x264's source, mbtree_propagate_list does 8
+    macroblocks per step without masking the lanes past a row's end; shown here with
+    MALLOC_PERTURB_, and gone with mbtree=0 or asm=AVX2). The bitstream (rate control, hence
+    every frame) then depended on what the process had freed before: after faster-whisper ran,
+    every lipsync call gave other bytes. The AVX2 code gives the same bytes as x264's SSSE3 and
+    AVX code, and as its AVX-512 code where the width is a multiple of 128 px; it was not slower
+    here (590x590, 720p). mbtree stays on: turning it off would also fix this, but costs quality."""
+    options = {"crf": str(crf), "preset": preset}
+    if _x264_would_use_avx512():
+        options["x264-params"] = "asm=AVX2"  # x264's "AVX2" level: AVX, FMA3, BMI1/2, LZCNT, AVX2
+    return options
+
+
 class VideoWriter:
     """H.264 encoder fed RGB frames one at a time, keeping the input's exact frame rate."""
 
@@ -141,7 +180,7 @@ class VideoWriter:
         self.stream.width, self.stream.height = width, height
         # 4:2:0 needs even sizes; odd-sized inputs keep full chroma instead of being cropped.
         self.stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-        self.stream.options = {"crf": str(crf), "preset": preset}
+        self.stream.options = x264_options(crf, preset)  # deterministic: see x264_options
         self.stream.thread_type = "AUTO"
         if rotation:
             # Frames stay as decoded; the player turns them, as it did the input. PyAV only writes
