@@ -214,3 +214,13 @@ def test_evaluate_reference_on_a_real_clip_through_the_cli(testdata, tmp_path):
     assert 0.5 < ref["pop"] < 1.5  # no texture jumps, not frozen
     page = html.read_text()
     assert "reference: second.mp4" in page and "lip-landmark distance to the real video" in page
+
+
+def test_a_reference_of_other_frames_is_refused_with_a_clear_message(testdata, tmp_path):
+    video = testdata / "video" / "v03_retalking_face3.mp4"
+    other = testdata / "video" / "v01_retalking_face1.mp4"
+    run = subprocess.run([sys.executable, "-m", "lipsync_sts.cli", "evaluate", str(video), "--reference", str(other),
+                          "--store", str(tmp_path / "store")], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "reference" in run.stderr and other.name in run.stderr and "same frames" in run.stderr
+    assert "Traceback" not in run.stderr
