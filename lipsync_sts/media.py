@@ -90,14 +90,15 @@ def _count_frames(container: av.container.InputContainer, video: av.VideoStream)
     return n, rotation
 
 
-def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
-    """Decoded frames, (H, W, 3) uint8 RGB, one at a time."""
+def iter_frames(path: str | os.PathLike, only: set[int] | None = None) -> Iterator[np.ndarray | None]:
+    """Decoded frames, (H, W, 3) uint8 RGB, one at a time. ``only``: the frame indices wanted;
+    the others are decoded (H.264 must be) but not converted to RGB, and come out as None."""
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         try:
-            for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
+            for index, frame in enumerate(container.decode(stream)):
+                yield frame.to_ndarray(format="rgb24") if only is None or index in only else None
         except av.error.FFmpegError as exc:
             raise UserInputError(f"input {path} is corrupt part-way through ({exc}); re-encode or replace it") from None
 

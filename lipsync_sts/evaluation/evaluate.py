@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lipsync_sts import media
 from models.face import FaceTrack
 
-from .image_checks import ImageCheckConfig, ImageChecks, check_images
+from .image_checks import ImageCheckConfig, ImageChecks, check_images, sampled_frames
 from .reconstruction import ReconstructionConfig, ReconstructionScore, compare_to_reference
 from .sync_score import SyncScore, SyncScoreConfig, score_sync, voice_envelope
 
@@ -85,7 +85,9 @@ def evaluate(video: str | os.PathLike, track: FaceTrack, audio: np.ndarray, *, a
         result.lse = _lse(video, track, audio, syncnet, config)
     if input_video is not None:
         geometry = input_track or track
-        result.images = check_images(media.iter_frames(input_video), media.iter_frames(video),
+        # Only the sampled frames are converted to RGB: the checks look at 40 of them.
+        sample = sampled_frames(len(geometry.landmarks), config.images)
+        result.images = check_images(media.iter_frames(input_video, only=sample), media.iter_frames(video, only=sample),
                                      geometry.landmarks, geometry.present, config.images)
     if reference_video is not None:
         if reference_track is None:
