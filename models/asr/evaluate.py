@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--language", default="hi")
     parser.add_argument("--glob", default="*.wav")
-    parser.add_argument("--beam-size", type=int, default=5)
+    parser.add_argument("--beam-size", type=int, default=AsrConfig().beam_size)
     parser.add_argument("--no-restrict-script", action="store_true")
     parser.add_argument("--temperatures", type=float, nargs="+", default=None)
     args = parser.parse_args()
