@@ -112,7 +112,7 @@ def main() -> int:
           f"seed {args.seed}; code from {REPO}", flush=True)
 
     start = time.perf_counter()
-    outputs = {}
+    outputs, durations = {}, []
     for name in ("reference", "control"):  # two uninterrupted runs, each on its own empty store
         began = time.perf_counter()
         proc = dub(args.video, args.source, args.target, work / f"{name}-store", work / f"{name}.mp4", env)
@@ -121,8 +121,9 @@ def main() -> int:
             print(log)
             return 1
         outputs[name] = sha256(work / f"{name}.mp4")
-        if name == "reference":
-            full_run = time.perf_counter() - began
+        durations.append(time.perf_counter() - began)
+    # The faster of the two runs (the first also warms caches and may meet a busier machine).
+    full_run = min(durations)
     expected, frames = outputs["reference"], frame_count(work / "reference.mp4")
     reproducible = outputs["control"] == expected
     timeout = args.timeout or max(300.0, 5 * full_run)
@@ -132,7 +133,7 @@ def main() -> int:
 
     unsafe, mismatches, kills = 0, 0, 0
     for round_no in range(1, args.rounds + 1):
-        kill_after = rng.uniform(0.5, full_run)
+        kill_after = rng.uniform(0.5, 0.9 * full_run)  # so that nearly every round is killed mid-run
         output = work / f"round{round_no}.mp4"
         store = work / f"store{round_no}"  # each round starts empty: the killed run is all that went before
         proc = dub(args.video, args.source, args.target, store, output, env)
