@@ -108,9 +108,8 @@ def run(clip: str, kinds: list[str], seconds: float, strips: Path | None, shapes
     if shapes_from == "speaker":
         # As the lipsync stage does: fitted on the clip's own speech and lips, applied to the dub.
         from models.lipsync.speaker_fit import fit_speaker
-        from lipsync_sts.evaluation.reconstruction import mouth_width
 
-        speaker = fit_speaker(own, 16000, fps, track.mouth_opening(), mouth_width(track),
+        speaker = fit_speaker(own, 16000, fps, track.mouth_opening(), track.mouth_width(),
                               visemes.shapes_from_envelope(own, 16000, fps, n)[:, visemes.OPEN])
         speaker = speaker if speaker is not None and speaker.useful else None
     t0 = time.perf_counter()

@@ -11,7 +11,8 @@ from tests.test_media import make_clip
 
 
 def refused(capsys, *argv) -> str:
-    code = main(list(argv))
+    """Run the CLI as a user would; assert it refused with one clear last line and no traceback."""
+    code = main([str(a) for a in argv])
     err = capsys.readouterr().err
     assert code == 2, err
     # Prefect's log lines may come first when the flow had started; the verdict is one last line.

@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from lipsync_sts.cli import main
 from lipsync_sts.demo import build_sample_video
+from tests.test_input_matrix import refused
 
 
 class _RunsCode:
@@ -42,16 +42,6 @@ def evil(tmp_path):
     torch.save({"state_dict": {"audio_encoder.0.conv_block.0.weight": torch.zeros(1)}, "global_step": _RunsCode(marker)},
                path)
     return path, marker
-
-
-def refused(capsys, *argv) -> str:
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err, err
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("lipsync-sts: error: "), err
-    return last
 
 
 def assert_refused_as_untrusted(message: str, checkpoint, marker) -> None:

@@ -32,8 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.face import FaceTrack
 from models.face import landmarks as lm
 
-# Face-mesh points that the jaw and lips do not move: eye corners, nose bridge and tip, temples.
-STABLE = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 234, 454, 93, 323)
+STABLE = lm.STABLE
 LIPS = lm.MOUTH  # 40 points: outer and inner contours of both lips
 
 
@@ -93,13 +92,6 @@ def lip_distances(output: np.ndarray, reference: np.ndarray) -> np.ndarray:
         eyes = np.linalg.norm(r[lm.EYE_OUTER_RIGHT] - r[lm.EYE_OUTER_LEFT])
         out[i] = np.linalg.norm(moved - r[lips], axis=-1).mean() / max(eyes, 1e-6)
     return out
-
-
-def mouth_width(track: FaceTrack) -> np.ndarray:
-    """(N,) corner-to-corner mouth width over the eye-corner distance; NaN where absent."""
-    width = np.linalg.norm(track.landmarks[:, lm.MOUTH_CORNER_RIGHT] - track.landmarks[:, lm.MOUTH_CORNER_LEFT], axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (width / track.face_size()).astype(np.float32)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -169,7 +161,7 @@ def compare_to_reference(output_track: FaceTrack, reference_track: FaceTrack,
 
     lmd = lip_distances(output_track.landmarks[:n][both], reference_track.landmarks[:n][both])
     open_out, open_ref = output_track.mouth_opening()[:n][both], reference_track.mouth_opening()[:n][both]
-    width_out, width_ref = mouth_width(output_track)[:n][both], mouth_width(reference_track)[:n][both]
+    width_out, width_ref = output_track.mouth_width()[:n][both], reference_track.mouth_width()[:n][both]
     closed_ref, closed_out = open_ref < config.closed_opening, open_out < config.closed_opening
     recall = float((closed_out & closed_ref).sum() / closed_ref.sum()) if closed_ref.any() else None
     precision = float((closed_out & closed_ref).sum() / closed_out.sum()) if closed_out.any() else None

@@ -73,6 +73,15 @@ class FaceTrack:
         with np.errstate(invalid="ignore", divide="ignore"):
             return (gap / self.face_size()).astype(np.float32)
 
+    def mouth_width(self) -> np.ndarray:
+        """(N,) corner-to-corner mouth width over the eye-corner distance; NaN where absent
+        (about 0.6-0.8 relaxed; narrower when the lips round)."""
+        width = np.linalg.norm(
+            self.landmarks[:, lm.MOUTH_CORNER_RIGHT] - self.landmarks[:, lm.MOUTH_CORNER_LEFT], axis=-1
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (width / self.face_size()).astype(np.float32)
+
     def lip_height(self) -> np.ndarray:
         """(N,) outer-lip height (upper lip's top to lower lip's bottom, mid-line) over the
         eye-corner distance; NaN where absent. Unlike the inner gap it keeps moving while the lips

@@ -18,6 +18,9 @@ LOWER_LIP_OUTER_MID = 17
 EYE_OUTER_LEFT = 33
 EYE_OUTER_RIGHT = 263
 
+# Points that the jaw and lips do not move (eye corners, nose bridge and tip, cheeks by the ears):
+# what a face is aligned on when only the mouth may differ.
+STABLE = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 234, 454, 93, 323)
 MOUTH_CORNER_LEFT = 61
 MOUTH_CORNER_RIGHT = 291
 MOUTH_INNER_CORNER_LEFT = 78

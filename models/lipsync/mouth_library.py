@@ -28,7 +28,7 @@ from models.face import FaceTrack
 from models.face import landmarks as lm
 
 # Landmarks that the jaw and lips do not move: what the library is aligned to the current face by.
-STABLE = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 234, 454, 93, 323)
+STABLE = lm.STABLE
 # Inner-lip point pairs across the central part of the mouth: a mean gap, not one pair's.
 _GAP_PAIRS = ((81, 178), (82, 87), (13, 14), (312, 317), (311, 402))
 THUMB = (24, 20)  # (w, h) of the appearance thumbnail

@@ -183,7 +183,6 @@ def fit_speaker_from_video(path, track, config: SpeakerFitConfig = SpeakerFitCon
     """Fit on a recording of the speaker: its soundtrack and its face ``track`` (a FaceTrack of
     the same video). None where it has no audio or too few usable frames."""
     from lipsync_sts import media
-    from models.face import landmarks as lm
 
     from .visemes import shapes_from_envelope
 
@@ -192,10 +191,5 @@ def fit_speaker_from_video(path, track, config: SpeakerFitConfig = SpeakerFitCon
     audio = media.read_audio(path, SAMPLE_RATE)
     if audio.size == 0:
         return None
-    n = len(track)
-    eyes = track.face_size()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        width = np.linalg.norm(track.landmarks[:, lm.MOUTH_CORNER_RIGHT] - track.landmarks[:, lm.MOUTH_CORNER_LEFT],
-                               axis=-1) / eyes
-    heuristic = shapes_from_envelope(audio, SAMPLE_RATE, track.fps, n)[:, OPEN]
-    return fit_speaker(audio, SAMPLE_RATE, track.fps, track.mouth_opening(), width, heuristic, config)
+    heuristic = shapes_from_envelope(audio, SAMPLE_RATE, track.fps, len(track))[:, OPEN]
+    return fit_speaker(audio, SAMPLE_RATE, track.fps, track.mouth_opening(), track.mouth_width(), heuristic, config)
