@@ -90,15 +90,19 @@ def _count_frames(container: av.container.InputContainer, video: av.VideoStream)
     return n, rotation
 
 
-def iter_frames(path: str | os.PathLike, only: set[int] | None = None) -> Iterator[np.ndarray | None]:
+def iter_frames(path: str | os.PathLike, only: set[int] | None = None,
+                size: tuple[int, int] | None = None) -> Iterator[np.ndarray | None]:
     """Decoded frames, (H, W, 3) uint8 RGB, one at a time. ``only``: the frame indices wanted;
-    the others are decoded (H.264 must be) but not converted to RGB, and come out as None."""
+    the others are decoded (H.264 must be) but not converted to RGB, and come out as None.
+    ``size``: (width, height) to scale to in the same swscale pass as the RGB conversion (area
+    filter), which costs less than converting at full size and resizing after."""
+    scale = {} if size is None else {"width": int(size[0]), "height": int(size[1]), "interpolation": "AREA"}
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         try:
             for index, frame in enumerate(container.decode(stream)):
-                yield frame.to_ndarray(format="rgb24") if only is None or index in only else None
+                yield frame.to_ndarray(format="rgb24", **scale) if only is None or index in only else None
         except av.error.FFmpegError as exc:
             raise UserInputError(f"input {path} is corrupt part-way through ({exc}); re-encode or replace it") from None
 

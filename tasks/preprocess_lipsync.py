@@ -22,7 +22,7 @@ from lipsync_sts import media
 from lipsync_sts.cache import stage
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.store import ArtifactRef, ArtifactStore
-from models.face import FaceTrackConfig, track_faces
+from models.face import FaceTrackConfig, detection_size, track_faces
 from models.lipsync.wav2lip_backend import IMG, crop_boxes
 from models.wav2lip import audio as w2l_audio
 from models.wav2lip.train import Clip
@@ -54,7 +54,9 @@ def preprocess_video(store: ArtifactStore, video: ArtifactRef, config: Preproces
     if not info.has_audio:
         raise UserInputError(f"training video {video.meta.get('name', video.uri)} has no audio track")
     path = store.local_path(video)
-    track = track_faces(media.iter_frames(path), info.fps, config.face, rotation=info.rotation)
+    small = detection_size((info.width, info.height), config.face.detect_width, info.rotation)
+    track = track_faces(media.iter_frames(path, size=small), info.fps, config.face, rotation=info.rotation,
+                        stored_size=(info.width, info.height))
     boxes = crop_boxes(track, config.pad)
     faces = np.zeros((len(track), IMG, IMG, 3), np.uint8)
     for i, frame in enumerate(media.iter_frames(path)):

@@ -426,3 +426,35 @@ def test_a_face_found_twice_in_a_frame_or_lost_for_a_while_stays_one_candidate()
     assert len(linker.candidates) == 3
     merged = merge_fragments(linker.candidates)
     assert sorted(len(c.frames) for c in merged) == [1, 4]
+
+
+def test_frames_scaled_by_the_decoder_give_the_track_of_full_size_frames(astronaut, tmp_path):
+    """track_faces decodes straight to detection size; the track must still be in stored pixels and
+    agree with tracking the full-size frames (within a pixel or two of scaling differences)."""
+    import cv2
+
+    from lipsync_sts import media
+    from models.face import detection_size
+
+    big = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    clip = tmp_path / "big.mp4"
+    with media.VideoWriter(clip, "25/1", 1024, 1024, crf=12) as writer:
+        for _ in range(4):
+            writer.write(big)
+    small = detection_size((1024, 1024), 480)
+    assert small == (480, 480)
+    scaled = track_faces(media.iter_frames(clip, size=small), 25.0, FaceTrackConfig(), stored_size=(1024, 1024))
+    full = track_faces(media.iter_frames(clip), 25.0, FaceTrackConfig())
+    assert scaled.size == full.size == (1024, 1024)
+    assert scaled.present.all() and full.present.all()
+    face = full.boxes[0, 2] - full.boxes[0, 0]
+    assert np.nanmax(np.abs(scaled.landmarks - full.landmarks)) < 0.02 * face
+
+
+def test_detection_size_keeps_small_frames_and_scales_the_displayed_width():
+    from models.face import detection_size
+
+    assert detection_size((320, 240), 480) == (320, 240)
+    assert detection_size((1920, 1080), 480) == (480, 270)
+    # A portrait phone video stored landscape with rotation 90: its displayed width is the height.
+    assert detection_size((1920, 1080), 480, rotation=90) == (853, 480)

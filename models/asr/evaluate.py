@@ -47,8 +47,10 @@ def main() -> None:
     parser.add_argument("--beam-size", type=int, default=AsrConfig().beam_size)
     parser.add_argument("--no-restrict-script", action="store_true")
     parser.add_argument("--temperatures", type=float, nargs="+", default=None)
+    parser.add_argument("--no-repeat-ngram-size", type=int, default=AsrConfig().no_repeat_ngram_size)
     args = parser.parse_args()
-    config = AsrConfig(beam_size=args.beam_size, restrict_script=not args.no_restrict_script)
+    config = AsrConfig(beam_size=args.beam_size, restrict_script=not args.no_restrict_script,
+                       no_repeat_ngram_size=args.no_repeat_ngram_size)
     if args.temperatures:
         config.temperatures = tuple(args.temperatures)
     rows = evaluate(args.folder, args.language, args.glob, config)
@@ -56,6 +58,7 @@ def main() -> None:
         print(f"{r['clip']}: {r['seconds']:.1f}s  raw {r['cer_raw']:.3f}  table-only {r['cer_table_only']:.3f}"
               f"  apertium+table {r['cer_normalised']:.3f}\n  {r['normalised']}")
     if rows:
+        print(f"total seconds: {sum(r['seconds'] for r in rows):.1f}")
         for key in ("cer_raw", "cer_table_only", "cer_normalised"):
             print(f"mean {key}: {statistics.mean(r[key] for r in rows):.3f}")
 

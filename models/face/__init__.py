@@ -1,7 +1,7 @@
 """Face tracking: the speaker's face box, 478 landmarks and a confidence per frame, as a :class:`FaceTrack`."""
 
 from .face_track import FaceTrack
-from .track import FaceTrackConfig, track_faces
+from .track import FaceTrackConfig, detection_size, track_faces
 
 
 def render_debug(video_path, track, out_path, **kwargs):
@@ -11,4 +11,4 @@ def render_debug(video_path, track, out_path, **kwargs):
     return render(video_path, track, out_path, **kwargs)
 
 
-__all__ = ["FaceTrack", "FaceTrackConfig", "render_debug", "track_faces"]
+__all__ = ["FaceTrack", "FaceTrackConfig", "detection_size", "render_debug", "track_faces"]

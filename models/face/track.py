@@ -76,14 +76,17 @@ def track_faces(
     *,
     speech: np.ndarray | None = None,
     rotation: int = 0,
+    stored_size: tuple[int, int] | None = None,
 ) -> FaceTrack:
     """Track the speaker's face through ``frames`` ((H, W, 3) uint8 RGB as decoded, all one size).
 
     speech: (N,) per-frame loudness of the source speech in [0, 1] (lipsync_sts.timing.speech_envelope
     at the video's fps), used to tell the speaker among several faces; None: the most prominent
     face is taken. rotation: the video's display rotation (media.MediaInfo.rotation); detection
-    runs upright, the track is in stored-frame pixels. Frames without the face get present=False
-    and NaN landmarks; nothing raises for them. ``on_progress`` gets the count of frames done.
+    runs upright, the track is in stored-frame pixels. stored_size: (width, height) of the stored
+    frames when ``frames`` were already scaled down by the decoder (see :func:`detection_size`);
+    the track is then in those pixels. Frames without the face get present=False and NaN
+    landmarks; nothing raises for them. ``on_progress`` gets the count of frames done.
     """
     turns = rot.quarter_turns(rotation)
     override = parse_face(config.face)
@@ -95,7 +98,7 @@ def track_faces(
     try:
         for i, frame in enumerate(frames):
             size = _check_frame(frame, size, i)
-            shown = rot.displayed_size(size, turns)
+            shown = rot.displayed_size(stored_size or size, turns)
             small = rot.upright(_downscale(frame, config.detect_width, turns), turns)
             if cutter is not None and cutter.is_cut(small):  # never on the first frame
                 backend.reset()
@@ -108,7 +111,7 @@ def track_faces(
     finally:
         backend.close()
 
-    size = size or (0, 0)
+    size = stored_size or size or (0, 0)
     shown = rot.displayed_size(size, turns)
     present = np.zeros(n, bool)
     points = np.full((n, lm.N_LANDMARKS, 2), np.nan, np.float32)
@@ -146,6 +149,19 @@ def _check_frame(frame: np.ndarray, size: tuple[int, int] | None, index: int) ->
     if size is not None and this != size:
         raise ValueError(f"frame {index}: size {this} differs from the first frame's {size}")
     return this
+
+
+def detection_size(size: tuple[int, int], max_width: int, rotation: int = 0) -> tuple[int, int]:
+    """(width, height) of a stored ``size`` frame as detection sees it: scaled so that its displayed
+    width is at most ``max_width``. A decoder that scales to this in its colour conversion saves
+    the full-size RGB frame and the resize (track_faces then gets ``stored_size=size``)."""
+    w, h = size
+    turns = rot.quarter_turns(rotation)
+    shown_w = h if turns % 2 else w
+    if shown_w <= max_width:
+        return (w, h)
+    scale = max_width / shown_w
+    return (max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def _downscale(frame: np.ndarray, max_width: int, turns: int) -> np.ndarray:

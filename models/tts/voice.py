@@ -1,6 +1,7 @@
 """Voice matching: a dub voice whose pitch suits the speaker it replaces.
 
-The speaker's pitch is the median F0 of the source speech (librosa's pYIN, voiced frames only).
+The speaker's pitch is the median F0 of the source speech (librosa's pYIN, voiced frames only;
+models/tts/pitch.py decodes it faster).
 espeak-ng has male voices (about 65-165 Hz over its pitch setting 0-99) and female variants (about
 110-340 Hz); the variant is picked by the source's register, then the pitch setting is searched on
 the text actually to be spoken, because the F0 a setting gives depends on the voice and the
@@ -13,12 +14,12 @@ from __future__ import annotations
 from math import gcd
 from typing import Callable
 
-import librosa
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.signal import resample_poly
 
 from lipsync_sts.timing import time_stretch
+from models.tts import pitch
 from models.tts.espeak import Speech, TtsConfig
 
 # pYIN runs at 16 kHz over 64 ms frames (two periods of a 30 Hz voice) every 20 ms; its search
@@ -65,7 +66,7 @@ def median_f0(audio: np.ndarray, sample_rate: int, max_seconds: float | None = N
         x = x[: int(max_seconds * _RATE)]
     if len(x) < _FRAME:
         return None
-    f0, voiced, _ = librosa.pyin(x, fmin=_FMIN, fmax=_FMAX, sr=_RATE, frame_length=_FRAME, hop_length=_HOP)
+    f0, voiced = pitch.pyin(x, fmin=_FMIN, fmax=_FMAX, sr=_RATE, frame_length=_FRAME, hop_length=_HOP)
     values = f0[voiced & np.isfinite(f0)]
     return float(np.median(values)) if len(values) >= 10 else None
 
