@@ -217,7 +217,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         if options.evaluate and track_ref.meta["face_coverage"] > 0:
             measured = final.model_copy(update={"meta": {**final.meta, **media.probe(store.local_path(final)).model_dump()}})
             out_track = call(track_faces, target, video=measured, audio=dub_audio,
-                             config=TrackFacesConfig(face=options.face))
+                             config=TrackFacesConfig.for_measuring(options.face))
             evaluation = call(evaluate_stage, target, video=measured, track=out_track, audio=dub_audio,
                               config=EvaluateConfig(audio_label="dub"), input_video=video_ref, input_track=track_ref)
             html = ArtifactRef.model_validate(evaluation.meta["html"])

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import uuid
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from queue import Full, Queue
 from typing import Iterator
 
 import av
@@ -91,11 +93,63 @@ def _count_frames(container: av.container.InputContainer, video: av.VideoStream)
 
 
 def iter_frames(path: str | os.PathLike, only: set[int] | None = None,
-                size: tuple[int, int] | None = None) -> Iterator[np.ndarray | None]:
+                size: tuple[int, int] | None = None, prefetch: int = 4) -> Iterator[np.ndarray | None]:
     """Decoded frames, (H, W, 3) uint8 RGB, one at a time. ``only``: the frame indices wanted;
     the others are decoded (H.264 must be) but not converted to RGB, and come out as None.
     ``size``: (width, height) to scale to in the same swscale pass as the RGB conversion (area
-    filter), which costs less than converting at full size and resizing after."""
+    filter), which costs less than converting at full size and resizing after.
+    ``prefetch``: frames decoded ahead in a thread (PyAV decodes and converts without the GIL),
+    so decoding overlaps the consumer's work on the other core; 0 decodes in the caller's thread."""
+    frames = _decode_frames(path, only, size)
+    return prefetched(frames, prefetch) if prefetch > 0 else frames
+
+
+def prefetched(items: Iterator, depth: int) -> Iterator:
+    """``items`` produced in a background thread, at most ``depth`` ahead of the consumer. The
+    producer's exception is raised in the consumer; a consumer that stops early stops the producer."""
+    done, stop = object(), threading.Event()
+    queue: Queue = Queue(maxsize=depth)
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    break
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((done, exc))
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None and stop.is_set():
+                close()  # the generator's finally (closing the container) runs in its own thread
+        put((done, None))
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = queue.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _decode_frames(path: str | os.PathLike, only: set[int] | None,
+                   size: tuple[int, int] | None) -> Iterator[np.ndarray | None]:
     scale = {} if size is None else {"width": int(size[0]), "height": int(size[1]), "interpolation": "AREA"}
     with _open(path) as container:
         stream = container.streams.video[0]

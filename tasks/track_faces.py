@@ -25,6 +25,12 @@ from models.face import FaceTrackConfig
 class TrackFacesConfig(BaseModel):
     face: FaceTrackConfig = Field(default_factory=FaceTrackConfig)
 
+    @classmethod
+    def for_measuring(cls, face: FaceTrackConfig) -> TrackFacesConfig:
+        """``face`` for tracking an output only to measure its lips: without the per-frame face
+        detector that fills FaceTrack.confidence, which no evaluation reads (15 % of the stage)."""
+        return cls(face=face.model_copy(update={"score_with_detector": False}))
+
 
 def speech_per_frame(store: ArtifactStore, audio: ArtifactRef, fps: float, n_frames: int) -> np.ndarray:
     """(n_frames,) loudness of the extracted speech per video frame, in [0, 1]."""

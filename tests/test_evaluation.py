@@ -163,6 +163,28 @@ class TestImageChecks:
         checks = self.run(before, after)
         assert checks.mouth_sharpness_ratio < 0.3
 
+    def test_the_checks_are_the_whole_frame_definitions_of_psnr_and_ssim(self):
+        """Computed in the lower face's box for speed; the numbers must be the textbook ones:
+        mean squared error and skimage's SSIM map over every pixel outside the lower face."""
+        import cv2
+        from skimage.metrics import structural_similarity
+
+        from lipsync_sts.evaluation.image_checks import frame_checks, lower_face_mask
+
+        before = self.frames(1)[0]
+        after = np.clip(before.astype(int) + np.random.default_rng(1).integers(-20, 21, before.shape), 0, 255)
+        after = after.astype(np.uint8)
+        points = face_points()
+        mse, ssim, _ = frame_checks(before, after, points)
+        eye = float(np.linalg.norm(points[lm.EYE_OUTER_RIGHT] - points[lm.EYE_OUTER_LEFT]))
+        outside = ~lower_face_mask(points, before.shape[:2], 0.25 * eye)
+        assert 0.05 < 1 - outside.mean() < 0.5  # the lower face is a real part of this frame
+        expected_mse = np.mean((before.astype(float) - after.astype(float))[outside] ** 2)
+        g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (before, after))
+        _, ssim_full = structural_similarity(g0, g1, data_range=255, full=True)
+        assert mse == pytest.approx(expected_mse, rel=1e-9)
+        assert ssim == pytest.approx(ssim_full[outside].mean(), rel=1e-9)
+
     def test_frames_of_another_size_are_not_compared(self):
         before = self.frames(2)
         checks = self.run(before, [f[:100] for f in before])

@@ -91,3 +91,33 @@ def test_a_rotated_phone_video_keeps_its_rotation_through_the_writer(tmp_path):
         for _ in range(3):
             writer.write(np.zeros((48, 64, 3), np.uint8))
     assert abs(media.probe(out).rotation) == 90
+
+
+def test_prefetched_frames_are_the_frames_decoded_in_the_callers_thread(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", n_frames=12, fps="25/1")
+    ahead = list(media.iter_frames(clip, prefetch=3))
+    inline = list(media.iter_frames(clip, prefetch=0))
+    assert len(ahead) == len(inline) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(ahead, inline))
+
+
+def test_a_consumer_that_stops_early_stops_the_decoding_thread(tmp_path):
+    import threading
+
+    clip = make_clip(tmp_path / "c.mp4", n_frames=40, fps="25/1")
+    frames = media.iter_frames(clip, prefetch=2)
+    first = next(frames)
+    frames.close()
+    assert first.shape == (64, 96, 3)
+    assert not [t for t in threading.enumerate() if t.name == "prefetch"]
+
+
+def test_an_error_while_decoding_ahead_reaches_the_consumer():
+    def failing():
+        yield 1
+        raise UserInputError("input x.mp4 is corrupt part-way through")
+
+    frames = media.prefetched(failing(), 2)
+    assert next(frames) == 1
+    with pytest.raises(UserInputError, match="corrupt part-way"):
+        next(frames)

@@ -6,7 +6,7 @@
   box): a blurry pasted mouth, the public Wav2Lip's complaint, scores well below 1.
 
 Geometry comes from the input's face track, so input and output are measured on the same pixels.
-Frames are sampled evenly (``max_frames``) because full-frame SSIM on 1080p costs ~0.3 s a frame.
+Frames are sampled evenly (``max_frames``): each check costs about 30 ms on a 720p frame.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from skimage.metrics import structural_similarity
 
 from models.face import landmarks as lm
 
@@ -37,26 +36,53 @@ class ImageChecks(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def lower_face_mask(points: np.ndarray, shape: tuple[int, int], margin_px: float) -> np.ndarray:
-    """(H, W) bool: the hull of the jaw contour, the nose base and the lips (478 points (x, y)),
-    grown by ``margin_px``: where a lip-sync may change pixels."""
+def lower_face_region(points: np.ndarray, shape: tuple[int, int],
+                      margin_px: float) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """Where a lip-sync may change pixels: the hull of the jaw contour, the nose base and the lips
+    (478 points (x, y)), grown by ``margin_px``. Returned as its box (x0, y0, x1, y1) and the
+    (y1 - y0, x1 - x0) bool mask inside that box: the region is a small part of the frame, and
+    whole-frame masks cost more than the checks themselves."""
     idx = list(lm.JAW_CONTOUR) + [lm.NOSE_BASE] + list(lm.MOUTH)
     hull = np.round(points[idx]).astype(np.int32)
-    mask = np.zeros(shape, bool)
-    # Drawn and grown in a box around the hull only: dilating a whole 1080p frame costs ~0.1 s.
     reach = int(round(margin_px)) + 1
     h, w = shape
-    x0, y0 = np.maximum(hull.min(axis=0) - reach, 0)
-    x1, y1 = np.minimum(hull.max(axis=0) + reach + 1, [w, h])
+    x0, y0 = (int(v) for v in np.maximum(hull.min(axis=0) - reach, 0))
+    x1, y1 = (int(v) for v in np.minimum(hull.max(axis=0) + reach + 1, [w, h]))
     if x1 <= x0 or y1 <= y0:
-        return mask
+        return (0, 0, 0, 0), np.zeros((0, 0), bool)
     local = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillConvexPoly(local, cv2.convexHull(hull - [x0, y0]), 1)
     if margin_px >= 1:
-        k = int(2 * round(margin_px) + 1)
-        local = cv2.dilate(local, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    mask[y0:y1, x0:x1] = local.astype(bool)
+        # Grown by a disc: every pixel within margin_px of the hull (an exact distance transform,
+        # 20x cheaper than dilating with a disc-shaped kernel of that size).
+        return (x0, y0, x1, y1), cv2.distanceTransform(1 - local, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= round(margin_px)
+    return (x0, y0, x1, y1), local.astype(bool)
+
+
+def lower_face_mask(points: np.ndarray, shape: tuple[int, int], margin_px: float) -> np.ndarray:
+    """(H, W) bool: :func:`lower_face_region` as a whole-frame mask."""
+    (x0, y0, x1, y1), local = lower_face_region(points, shape, margin_px)
+    mask = np.zeros(shape, bool)
+    mask[y0:y1, x0:x1] = local
     return mask
+
+
+def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, win_size: int = 7) -> np.ndarray:
+    """(H, W) SSIM of two grey images: skimage.metrics.structural_similarity(a, b, full=True)'s
+    map (7x7 uniform window, sample covariance, K1 0.01, K2 0.03, reflected borders), computed
+    with OpenCV box filters: 15 ms instead of 90 ms on a 720p frame."""
+    x, y = a.astype(np.float64), b.astype(np.float64)
+
+    def mean(img: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(img, cv2.CV_64F, (win_size, win_size), borderType=cv2.BORDER_REFLECT)
+
+    ux, uy = mean(x), mean(y)
+    cov_norm = win_size**2 / (win_size**2 - 1)
+    vx = cov_norm * (mean(x * x) - ux * ux)
+    vy = cov_norm * (mean(y * y) - uy * uy)
+    vxy = cov_norm * (mean(x * y) - ux * uy)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
 
 
 def mouth_box(points: np.ndarray, shape: tuple[int, int], margin: float) -> tuple[int, int, int, int]:
@@ -79,18 +105,26 @@ def frame_checks(before: np.ndarray, after: np.ndarray, points: np.ndarray | Non
     whole frame counts as outside."""
     g0 = cv2.cvtColor(before, cv2.COLOR_RGB2GRAY)
     g1 = cv2.cvtColor(after, cv2.COLOR_RGB2GRAY)
-    outside = np.ones(g0.shape, bool)
+    (x0, y0, x1, y1), inside = (0, 0, 0, 0), np.zeros((0, 0), bool)
     ratio = None
     if points is not None and np.all(np.isfinite(points)):
         eye = float(np.linalg.norm(points[lm.EYE_OUTER_RIGHT] - points[lm.EYE_OUTER_LEFT]))
-        outside = ~lower_face_mask(points, g0.shape, config.mask_margin * eye)
-        x0, y0, x1, y1 = mouth_box(points, g0.shape, config.mouth_margin)
-        s0 = sharpness(g0[y0:y1, x0:x1])
-        ratio = sharpness(g1[y0:y1, x0:x1]) / s0 if s0 > 0 else None
-    diff = before.astype(np.float64) - after.astype(np.float64)
-    mse = float(np.mean(diff[outside] ** 2)) if outside.any() else 0.0
-    _, ssim_map = structural_similarity(g0, g1, data_range=255, full=True)
-    return mse, float(ssim_map[outside].mean()) if outside.any() else 1.0, ratio
+        (x0, y0, x1, y1), inside = lower_face_region(points, g0.shape, config.mask_margin * eye)
+        mx0, my0, mx1, my1 = mouth_box(points, g0.shape, config.mouth_margin)
+        s0 = sharpness(g0[my0:my1, mx0:mx1])
+        ratio = sharpness(g1[my0:my1, mx0:mx1]) / s0 if s0 > 0 else None
+    # Sums over the whole frame minus the sums over the lower face: the region is a small box.
+    n_outside = g0.size - int(inside.sum())
+    if n_outside == 0:
+        return 0.0, 1.0, ratio
+    box = (slice(y0, y1), slice(x0, x1))
+    mask = inside.astype(np.uint8)
+    squared = cv2.norm(before, after, cv2.NORM_L2SQR)
+    if inside.any():
+        squared -= cv2.norm(before[box], after[box], cv2.NORM_L2SQR, mask=mask)
+    ssim = ssim_map(g0, g1)
+    ssim_outside = float(ssim.sum() - ssim[box][inside].sum()) / n_outside
+    return squared / (3 * n_outside), ssim_outside, ratio
 
 
 def sampled_frames(n: int, config: ImageCheckConfig = ImageCheckConfig()) -> set[int]:

@@ -115,7 +115,10 @@ class MouthLibrary:
         """Library from a video file and its face track (made by the track_faces stage)."""
         from lipsync_sts import media
 
-        return cls.from_frames(media.iter_frames(path), track, config)
+        # Only the kept frames are converted to RGB (at most max_entries of them; the others are
+        # decoded, as H.264 needs, and skipped).
+        wanted = set(choose_frames(track, config).tolist())
+        return cls.from_frames(media.iter_frames(path, only=wanted), track, config)
 
     @classmethod
     def empty(cls) -> MouthLibrary:
