@@ -165,9 +165,11 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
     audio_ref = call(extract_audio, video=video_ref, config=options.audio) if video_ref.meta["has_audio"] else None
     soundtrack_ref = (call(extract_soundtrack, video=video_ref, config=ExtractSoundtrackConfig())  # issue 8
                       if audio_ref is not None and options.mix.soundtrack.original != "drop" else None)
-    segments_ref = call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
-                        transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr))
-    track_ref = call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face))
+    # ASR keeps both cores busy, face tracking mostly one: together they take ~5 s less per 30 s.
+    segments_ref, track_ref = log.together(
+        lambda: call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
+                     transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr)),
+        lambda: call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face)))
     if track_ref.meta["face_coverage"] == 0:
         get_run_logger().warning("no face was found in %s: the output keeps the original picture, only "
                                  "the audio is dubbed", request.video)
@@ -191,12 +193,14 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                      config=SynthesizeConfig(language=target, tts=tts))
         dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref, voice=voice_ref,
                          config=options.timing.model_copy(update={"language": target, "tts": tts}))
-        mixed = call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
-                     original=soundtrack_ref, speech=audio_ref)
-        # --- end issue 8
-        frames = (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, speech=clips,
-                       config=options.lipsync)
-                  if track_ref.meta["face_coverage"] > 0 else video_ref)
+        # The mix (one thread) runs beside the lip-sync render.
+        mixed, frames = log.together(
+            lambda: call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
+                         original=soundtrack_ref, speech=audio_ref),
+            # --- end issue 8
+            lambda: (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, speech=clips,
+                          config=options.lipsync)
+                     if track_ref.meta["face_coverage"] > 0 else video_ref))
         final = call(mux, target, frames=frames, dub=mixed, config=options.mux)  # issue 8: the mix, not the bare dub
         video_out = export_file(store, final, paths[target])
         timeline = (str(export_file(store, ArtifactRef.model_validate(mixed.meta["timeline"]),

@@ -12,6 +12,7 @@ under ``prefect-results/``, so every machine sharing a store shares the cache.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import inspect
 import json
@@ -19,6 +20,7 @@ import os
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -224,6 +226,13 @@ def bind(stage_task: Task, store: ArtifactStore, refresh: bool = False) -> Task:
                                    refresh_cache=refresh or None)
 
 
+def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return call(), None
+    except BaseException as error:  # re-raised by RunLog.together once every stage has ended
+        return None, error
+
+
 @dataclass
 class StageRun:
     stage: str
@@ -253,9 +262,31 @@ class RunLog:
         state = stage_task(**inputs, return_state=True)
         if state.name == "Cached" and verify is not None and not verify(state.result()):
             state = stage_task.with_options(refresh_cache=True)(**inputs, return_state=True)
-        self.runs.append(StageRun(stage_task.name, label, state.name or state.type.value,
-                                  time.perf_counter() - start))
+        self._record(StageRun(stage_task.name, label, state.name or state.type.value, time.perf_counter() - start))
         return state.result()  # re-raises the stage's exception when it failed
+
+    def _record(self, run: StageRun) -> None:
+        self.runs.append(run)
+
+    def together(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Run independent stages at once: each of ``calls`` is a thunk that calls ``run``.
+
+        Most stages leave one of two cores idle (face tracking, lip-sync rendering, the mix are
+        mostly one thread), so overlapping them with one another or with ASR shortens a dub. The
+        other calls run in threads that carry the flow's Prefect context (as Prefect's own
+        thread-pool task runner does), the first in this thread. Results come back in order;
+        after every call has ended, the first failure (in order) is raised.
+        """
+        if len(calls) < 2:
+            return [call() for call in calls]
+        with ThreadPoolExecutor(max_workers=len(calls) - 1, thread_name_prefix="stage") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, call) for call in calls[1:]]
+            outcomes = [_outcome(calls[0])]
+            outcomes += [_outcome(future.result) for future in futures]
+        for value, error in outcomes:
+            if error is not None:
+                raise error
+        return [value for value, _ in outcomes]
 
     def run(self, stage_task: Task, store: ArtifactStore, label: str = "", refresh: bool = False,
             **inputs: Any) -> Any:

@@ -105,3 +105,56 @@ def test_a_truncated_result_record_counts_as_a_miss_not_a_result(prefect_api, tm
         record.write_bytes(record.read_bytes()[:20])  # as if the writer was killed mid-write
     again = two_stage_flow(store_url, [1, 1], 3.0)
     assert again["value"] == 6 and again["states"]["scale"] == "Completed"
+
+
+class Rendezvous(BaseModel):
+    name: str
+
+
+_MET: dict = {}
+
+
+@stage("meet", version="1")
+def meet(store_url: str, config: Rendezvous) -> ArtifactRef:
+    """Sets its own event and waits for the other stage's: only stages running at once both finish."""
+    import threading
+
+    mine = _MET.setdefault(config.name, threading.Event())
+    other = _MET.setdefault("b" if config.name == "a" else "a", threading.Event())
+    mine.set()
+    if not other.wait(timeout=20):
+        raise TimeoutError(f"stage {config.name} ran alone")
+    return ArtifactStore(store_url).put_json(config.name)
+
+
+@stage("fail", version="1")
+def fail(store_url: str, config: Rendezvous) -> ArtifactRef:
+    raise ValueError(f"{config.name} failed")
+
+
+def test_stages_run_together_overlap_and_return_in_order(prefect_api, tmp_path):
+    _MET.clear()
+
+    @flow
+    def side_by_side(store_url: str) -> tuple[list, list]:
+        store, log = ArtifactStore(store_url), RunLog()
+        refs = log.together(lambda: log.run(meet, store, "a", config=Rendezvous(name="a")),
+                            lambda: log.run(meet, store, "b", config=Rendezvous(name="b")))
+        return [store.read_json(r) for r in refs], sorted(r.label for r in log.runs)
+
+    values, labels = side_by_side(str(tmp_path / "store"))
+    assert values == ["a", "b"] and labels == ["a", "b"]
+
+
+def test_a_failing_stage_run_together_is_raised_after_the_others_end(prefect_api, tmp_path):
+    ended = []
+
+    @flow
+    def one_fails(store_url: str) -> None:
+        store, log = ArtifactStore(store_url), RunLog()
+        log.together(lambda: log.run(fail, store, "x", config=Rendezvous(name="x")),
+                     lambda: ended.append(log.run(scale, store, numbers=store.put_json([1.0]), config=Gain())))
+
+    with pytest.raises(ValueError, match="x failed"):
+        one_fails(str(tmp_path / "store"))
+    assert len(ended) == 1
