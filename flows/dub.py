@@ -201,7 +201,22 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
             lambda: (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, speech=clips,
                           config=options.lipsync)
                      if track_ref.meta["face_coverage"] > 0 else video_ref))
-        final = call(mux, target, frames=frames, dub=mixed, config=options.mux)  # issue 8: the mix, not the bare dub
+        evaluating = options.evaluate and track_ref.meta["face_coverage"] > 0
+
+        def measure() -> ArtifactRef:
+            # The lip-synced frames are the output's picture: mux copies their packets as they are,
+            # so they are measured while mux runs. Measured: the output's lips against the dub, and
+            # its frames against the input's.
+            measured = frames.model_copy(update={"meta": {**frames.meta, "source": str(paths[target]),
+                                                          **media.probe(store.local_path(frames)).model_dump()}})
+            out_track = call(track_faces, target, video=measured, audio=dub_audio,
+                             config=TrackFacesConfig.for_measuring(options.face, track_ref.meta.get("speaker")))
+            return call(evaluate_stage, target, video=measured, track=out_track, audio=dub_audio,
+                        config=EvaluateConfig(audio_label="dub"), input_video=video_ref, input_track=track_ref)
+
+        final, evaluation = log.together(
+            lambda: call(mux, target, frames=frames, dub=mixed, config=options.mux),  # issue 8: the mix, not the bare dub
+            measure if evaluating else lambda: None)
         video_out = export_file(store, final, paths[target])
         timeline = (str(export_file(store, ArtifactRef.model_validate(mixed.meta["timeline"]),
                                     subtitle_path(output, target).with_suffix(".timeline.png")))
@@ -217,13 +232,8 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                  **{k: fitted.get(i, {}).get(k) for k in ("dub_end", "shift_s", "moved", "overlap_s",
                                                           "truncated_s", "rate_factor")}}
                 for i, seg in enumerate(load_segments(store, translated))]
-        report, metrics, evaluation = None, {}, None
-        if options.evaluate and track_ref.meta["face_coverage"] > 0:
-            measured = final.model_copy(update={"meta": {**final.meta, **media.probe(store.local_path(final)).model_dump()}})
-            out_track = call(track_faces, target, video=measured, audio=dub_audio,
-                             config=TrackFacesConfig.for_measuring(options.face))
-            evaluation = call(evaluate_stage, target, video=measured, track=out_track, audio=dub_audio,
-                              config=EvaluateConfig(audio_label="dub"), input_video=video_ref, input_track=track_ref)
+        report, metrics = None, {}
+        if evaluation is not None:
             html = ArtifactRef.model_validate(evaluation.meta["html"])
             report = str(export_file(store, html, subtitle_path(output, target).with_suffix(".report.html")))
             metrics = evaluation.meta["summary"]

@@ -144,28 +144,33 @@ def true_peak(audio: np.ndarray) -> float:
     return float(max(float(peaks.max()) for _, peaks in _oversampled_peaks(audio)))
 
 
-def limit(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float) -> np.ndarray:
+def limit(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float, in_place: bool = False) -> np.ndarray:
     """``audio`` with its true peaks brought to at most ``ceiling_dbtp``; untouched where below.
 
     A look-ahead limiter: the gain each sample needs is spread over +-20 ms by a running minimum,
     then smoothed with a moving average no wider than that minimum, so the smoothed gain is never
-    above what any sample needs and the peak itself is never clipped.
+    above what any sample needs and the peak itself is never clipped. ``in_place``: ``audio``
+    (float32) is limited and returned itself, which saves a programme-long copy.
     """
     x = np.asarray(audio, dtype=np.float32)
     ceiling = 10 ** (ceiling_dbtp / 20)
     if x.size == 0 or true_peak(x) <= ceiling:
-        return x.copy()
+        return x if in_place else x.copy()
     two_d = x if x.ndim == 2 else x[:, None]
-    over = np.empty(len(two_d))
+    over = np.empty(len(two_d), np.float32)
     for a, peaks in _oversampled_peaks(two_d):
         over[a:a + len(peaks)] = peaks
     # The gain each sample needs, min(1, ceiling / peak), computed in place: a long programme's
     # per-sample arrays are the limiter's memory.
-    needed = np.minimum(np.divide(ceiling, np.maximum(over, 1e-12, out=over), out=over), 1.0, out=over)
+    needed = np.minimum(np.divide(np.float32(ceiling), np.maximum(over, 1e-12, out=over), out=over), 1.0, out=over)
     span = max(1, int(round(_LIMITER_SPAN_S * sample_rate)))
     gain = uniform_filter1d(minimum_filter1d(needed, 2 * span + 1, mode="nearest"), span | 1, mode="nearest",
                             output=needed)
-    out = two_d * gain.astype(np.float32)[:, None]
+    if in_place:
+        two_d *= gain[:, None]
+        out = two_d
+    else:
+        out = two_d * gain[:, None]
     # Interpolation between samples whose gain changed can still poke over by a hair.
     peak = true_peak(out)
     if peak > ceiling:
@@ -260,9 +265,12 @@ def mix(dub: np.ndarray, original: np.ndarray | None, sample_rate: int, speech: 
         ducking = duck_gain(len(dub), sample_rate, speech, config.duck_db, config.duck_ramp_s, config.duck_pad_s)
         for a in range(0, len(out), _CHUNK):  # in chunks: no programme-long temporary
             out[a:a + _CHUNK] += original[a:a + _CHUNK] * ducking[a:a + _CHUNK, None]
+        del ducking
     mixed_lufs = integrated_loudness(out, sample_rate)
     programme_gain = 10 ** ((config.target_lufs - mixed_lufs) / 20) if np.isfinite(mixed_lufs) else 1.0
-    limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp)
+    # Each round limits a fresh scaled copy in place; the previous round's is dropped first, so at
+    # most two programme-long tracks (the mix and one limited copy) are held (issue 11: memory).
+    limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp, in_place=True)
     # Limiting peaky speech lowers its loudness; a few rounds of make-up gain and limiting again
     # reach the target (each round changes less, as only the peaks are held).
     for _ in range(3):
@@ -270,7 +278,8 @@ def mix(dub: np.ndarray, original: np.ndarray | None, sample_rate: int, speech: 
         if not np.isfinite(reached) or abs(reached - config.target_lufs) < 0.1:
             break
         programme_gain *= 10 ** ((config.target_lufs - reached) / 20)
-        limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp)
+        del limited
+        limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp, in_place=True)
     out *= np.float32(programme_gain)
     limited_samples = sum(int((np.abs(limited[a:a + _CHUNK]) < np.abs(out[a:a + _CHUNK]) - 1e-6).any(axis=1).sum())
                           for a in range(0, len(out), _CHUNK))

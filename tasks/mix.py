@@ -36,12 +36,16 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
     cfg = config.soundtrack
     duration = float(video.meta["duration"])
     rate, n = cfg.sample_rate, int(round(duration * cfg.sample_rate))
+    # Only the tracks at the output rate are kept: a 10-minute 48 kHz stereo track is 230 MB, and
+    # the files as read are dropped as soon as they are resampled (issue 11: bounded memory).
     speech, speech_rate = sf.read(store.local_path(dub), dtype="float32")
+    dub_track = soundtrack.to_layout(speech, speech_rate, rate, n, 1)[:, 0]
+    del speech
     source, source_rate = (sf.read(store.local_path(original), dtype="float32", always_2d=True)
                            if original is not None else (None, 0))
     channels = soundtrack.output_channels(cfg, source.shape[1] if source is not None else None)
-    dub_track = soundtrack.to_layout(speech, speech_rate, rate, n, 1)[:, 0]
     original_track = soundtrack.to_layout(source, source_rate, rate, n, channels) if source is not None else None
+    del source
     report = dub.meta.get("timing") or []
     # Where anyone speaks: the source (its voice must not poke through) and the dub (wherever it moved).
     regions = [(s.start, s.end) for s in load_segments(store, segments)]
@@ -55,7 +59,7 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
     meta = {"sample_rate": rate, "channels": channels, "duration": n / rate, "loudness": stats,
             "timing": report, "voice": dub.meta.get("voice")}
     if config.timeline:
-        png = timeline_plot.render_timeline(duration, report, source, source_rate, speech, speech_rate, mixed, rate)
+        png = timeline_plot.render_timeline(duration, report, original_track, rate, dub_track, rate, mixed, rate)
         meta["timeline"] = store.put_bytes(png, kind="timeline", suffix=".png").model_dump(mode="json")
     with tempfile.TemporaryDirectory() as tmp:
         flac = Path(tmp) / "soundtrack.flac"

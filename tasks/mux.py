@@ -40,7 +40,7 @@ def mux_video(store: ArtifactStore, frames: ArtifactRef, dub: ArtifactRef, confi
             if peak <= ceiling:
                 break
             # One gain for the whole track, a little under what the overshoot asks: re-encoding moves it.
-            audio = audio * np.float32(0.97 * ceiling / peak)
+            audio *= np.float32(0.97 * ceiling / peak)  # in place: no second programme-long track
             media.mux(store.local_path(frames), audio, rate, out, audio_bitrate=config.audio_bitrate)
         return store.put_file(out, kind="video")
 

@@ -20,16 +20,23 @@ from lipsync_sts.cache import stage
 from lipsync_sts.progress import Progress
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 from models.face import FaceTrackConfig
+from models.face.speaker import one_face_only
 
 
 class TrackFacesConfig(BaseModel):
     face: FaceTrackConfig = Field(default_factory=FaceTrackConfig)
 
     @classmethod
-    def for_measuring(cls, face: FaceTrackConfig) -> TrackFacesConfig:
+    def for_measuring(cls, face: FaceTrackConfig, input_notes: list[str] | None = None) -> TrackFacesConfig:
         """``face`` for tracking an output only to measure its lips: without the per-frame face
-        detector that fills FaceTrack.confidence, which no evaluation reads (15 % of the stage)."""
-        return cls(face=face.model_copy(update={"score_with_detector": False}))
+        detector that fills FaceTrack.confidence, which no evaluation reads; and, where the input's
+        track found one face in every shot (``input_notes``: its meta "speaker"), looking for one
+        face only: mediapipe runs its detector on every frame while it has fewer faces than it
+        looks for. Together: 9.0 -> 4.8 s on 30 s of 720p."""
+        update: dict = {"score_with_detector": False}
+        if input_notes is not None and one_face_only(input_notes):
+            update["max_num_faces"] = 1
+        return cls(face=face.model_copy(update=update))
 
 
 def speech_per_frame(store: ArtifactStore, audio: ArtifactRef, fps: float, n_frames: int) -> np.ndarray:

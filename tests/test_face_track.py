@@ -458,3 +458,17 @@ def test_detection_size_keeps_small_frames_and_scales_the_displayed_width():
     assert detection_size((1920, 1080), 480) == (480, 270)
     # A portrait phone video stored landscape with rotation 90: its displayed width is the height.
     assert detection_size((1920, 1080), 480, rotation=90) == (853, 480)
+
+
+def test_the_output_of_a_one_face_video_is_measured_looking_for_one_face(still_track):
+    """Measuring an output's lips needs neither detector scores nor, where the input only ever
+    showed one face, a search for more faces (mediapipe runs its detector on every frame then)."""
+    from models.face.speaker import one_face_only
+    from tasks.track_faces import TrackFacesConfig
+
+    assert one_face_only(still_track.notes)
+    measuring = TrackFacesConfig.for_measuring(FaceTrackConfig(), list(still_track.notes)).face
+    assert measuring.max_num_faces == 1 and not measuring.score_with_detector
+    several = ["frames 0-9: the only face", "frames 10-49: most prominent of 2 faces (no speech given)"]
+    assert not one_face_only(several)
+    assert TrackFacesConfig.for_measuring(FaceTrackConfig(), several).face.max_num_faces == FaceTrackConfig().max_num_faces

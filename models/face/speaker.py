@@ -20,6 +20,16 @@ from . import landmarks as lm
 from .identities import Candidate
 
 
+ONLY_FACE = "the only face"
+NO_FACE = "no face"
+
+
+def one_face_only(notes: list[str] | tuple[str, ...]) -> bool:
+    """Whether a track's per-shot notes (FaceTrack.notes: "frames a-b: reason") say no shot had
+    more than one face to choose from: then a tracker looking for one face finds the same one."""
+    return bool(notes) and all(n.endswith(": " + ONLY_FACE) or n.endswith(": " + NO_FACE) for n in notes)
+
+
 @dataclass(frozen=True)
 class Choice:
     candidate: Candidate | None
@@ -85,7 +95,7 @@ def choose(cands: list[Candidate], shot: range, size: tuple[int, int], speech: n
     # Faces seen in under a tenth of the shot are passers-by or false detections.
     cands = [c for c in cands if len(c.frames) >= max(1, 0.1 * len(shot))]
     if not cands:
-        return Choice(None, "no face")
+        return Choice(None, NO_FACE)
     if isinstance(face, int):
         ordered = sorted(cands, key=lambda c: float(c.stacked()[..., 0].mean()))
         if face >= len(ordered):
@@ -102,7 +112,7 @@ def choose(cands: list[Candidate], shot: range, size: tuple[int, int], speech: n
 
         return Choice(min(cands, key=distance), f"face at {face[0]:.2f},{face[1]:.2f}, as asked")
     if len(cands) == 1:
-        return Choice(cands[0], "the only face")
+        return Choice(cands[0], ONLY_FACE)
     if speech is not None:
         scores = [speech_correlation(c, shot, speech) for c in cands]
         order = np.argsort([-s if np.isfinite(s) else np.inf for s in scores])
