@@ -1,6 +1,6 @@
 """The dub flow: one video -> one dubbed, lip-synced video per target language.
 
-Work that depends only on the video (ingest, audio, transcript, face track) runs once and is shared
+Work that depends only on the video (ingest, audio, transcript, face track, mouth library) runs once and is shared
 by every target language; each language then runs translate -> synthesize -> fit_timing ->
 lipsync -> mux. Every stage is content-cached, so a rerun computes only what changed.
 """
@@ -32,6 +32,7 @@ from tasks.extract_audio import ExtractAudioConfig, extract_audio
 from tasks.fit_timing import FitTimingConfig, fit_timing
 from tasks.ingest import SourceFile, ingest
 from tasks.lipsync import LipSyncConfig, lipsync
+from tasks.mouth_library import mouth_library
 from tasks.mux import MuxConfig, mux
 from tasks.synthesize import SynthesizeConfig, synthesize
 from tasks.track_faces import TrackFacesConfig, track_faces
@@ -105,13 +106,19 @@ def subtitle_path(output: str | os.PathLike, language: str) -> Path:
 # recomputes as well, even where its inputs come out byte-identical. The evaluation of an output
 # is left to the cache: it reruns exactly when the output's bytes change.
 DOWNSTREAM: dict[str, tuple[str, ...]] = {
-    "ingest": ("extract_audio", "transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
-    "extract_audio": ("transcribe", "track_faces", "translate", "synthesize", "fit_timing", "lipsync", "mux"),
-    "transcribe": ("translate", "synthesize", "fit_timing", "lipsync", "mux"),
-    "track_faces": ("lipsync", "mux"),
-    "translate": ("synthesize", "fit_timing", "lipsync", "mux"),
-    "synthesize": ("fit_timing", "lipsync", "mux"),
-    "fit_timing": ("lipsync", "mux"),
+    "ingest": ("extract_audio", "extract_soundtrack", "transcribe", "track_faces", "mouth_library", "translate",
+               "match_voice", "synthesize", "fit_timing", "mix", "lipsync", "mux"),
+    "extract_audio": ("transcribe", "track_faces", "mouth_library", "translate", "match_voice", "synthesize",
+                      "fit_timing", "mix", "lipsync", "mux"),
+    "extract_soundtrack": ("mix", "mux"),
+    "transcribe": ("translate", "match_voice", "synthesize", "fit_timing", "mix", "lipsync", "mux"),
+    "track_faces": ("mouth_library", "lipsync", "mux"),
+    "mouth_library": ("lipsync", "mux"),
+    "translate": ("synthesize", "fit_timing", "mix", "lipsync", "mux"),
+    "match_voice": ("synthesize", "fit_timing", "mix", "lipsync", "mux"),
+    "synthesize": ("fit_timing", "mix", "lipsync", "mux"),
+    "fit_timing": ("mix", "lipsync", "mux"),
+    "mix": ("mux",),
     "lipsync": ("mux",),
     "mux": (),
     "evaluate": (),
@@ -165,11 +172,19 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
     audio_ref = call(extract_audio, video=video_ref, config=options.audio) if video_ref.meta["has_audio"] else None
     soundtrack_ref = (call(extract_soundtrack, video=video_ref, config=ExtractSoundtrackConfig())  # issue 8
                       if audio_ref is not None and options.mix.soundtrack.original != "drop" else None)
-    # ASR keeps both cores busy, face tracking mostly one: together they take ~5 s less per 30 s.
-    segments_ref, track_ref = log.together(
+    def faces() -> tuple[ArtifactRef, ArtifactRef | None]:
+        track = call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face))
+        # The mouths the embedded lip-sync re-uses: once per video, for every target language.
+        wanted = (options.lipsync.backend == "embedded" and options.lipsync.embedded.mode != "warp"
+                  and track.meta["face_coverage"] > 0)
+        return track, (call(mouth_library, video=video_ref, track=track, config=options.lipsync.embedded.library)
+                       if wanted else None)
+
+    # ASR keeps both cores busy, face tracking mostly one: side by side they take ~5 s less per 30 s.
+    segments_ref, (track_ref, library_ref) = log.together(
         lambda: call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
                      transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr)),
-        lambda: call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face)))
+        faces)
     if track_ref.meta["face_coverage"] == 0:
         get_run_logger().warning("no face was found in %s: the output keeps the original picture, only "
                                  "the audio is dubbed", request.video)
@@ -199,7 +214,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                          original=soundtrack_ref, speech=audio_ref),
             # --- end issue 8
             lambda: (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, speech=clips,
-                          config=options.lipsync)
+                          config=options.lipsync, library=library_ref)
                      if track_ref.meta["face_coverage"] > 0 else video_ref))
         evaluating = options.evaluate and track_ref.meta["face_coverage"] > 0
 

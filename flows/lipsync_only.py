@@ -20,6 +20,7 @@ from tasks.extend_video import ExtendVideoConfig, extend_video
 from tasks.extract_audio import ExtractAudioConfig, extract_audio
 from tasks.ingest import SourceFile, ingest
 from tasks.lipsync import LipSyncConfig, lipsync
+from tasks.mouth_library import mouth_library as mouth_library_stage
 from tasks.mux import MuxConfig, mux
 from tasks.prepare_track import PrepareTrackConfig, prepare_track
 from tasks.track_faces import TrackFacesConfig, track_faces
@@ -81,6 +82,12 @@ def lipsync_flow(video: str, audio: str, output: str, store_url: str | None = No
         library = {"library_video": library_video,
                    "library_track": call(track_faces, "library", video=library_video, audio=library_audio,
                                          config=TrackFacesConfig(face=options.face))}
+    if (options.lipsync.backend == "embedded" and options.lipsync.embedded.mode != "warp"
+            and track_ref.meta["face_coverage"] > 0):
+        # The mouths re-used: the library recording's if given, else this video's (a cached stage).
+        library["library"] = call(mouth_library_stage, "library" if mouth_library else "",
+                                  video=library.get("library_video", picture),
+                                  track=library.get("library_track", track_ref), config=options.lipsync.embedded.library)
     frames = (call(lipsync, video=picture, track=track_ref, dub=speech_ref, config=options.lipsync, **library)
               if track_ref.meta["face_coverage"] > 0 else picture)
     final = call(mux, frames=frames, dub=speech_ref, config=options.mux)

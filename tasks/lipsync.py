@@ -65,9 +65,12 @@ def dub_phonemes(store: ArtifactStore, speech: ArtifactRef | None, dub: Artifact
 
 def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
                   config: LipSyncConfig, speech: ArtifactRef | None = None,
-                  library_video: ArtifactRef | None = None, library_track: ArtifactRef | None = None) -> ArtifactRef:
+                  library_video: ArtifactRef | None = None, library_track: ArtifactRef | None = None,
+                  library: ArtifactRef | None = None) -> ArtifactRef:
     """``speech``: synthesize's clips (their phonemes drive the mouth shapes); ``library_video`` and
-    ``library_track``: another recording of the speaker to take mouth appearance from."""
+    ``library_track``: another recording of the speaker to take mouth appearance from (and to fit
+    the speaker's mapping on); ``library``: the mouth_library stage's crops of that recording, or of
+    this video, already built (else they are collected here, in an extra decoding pass)."""
     info = media.MediaInfo(**video.meta)
     face_track = FaceTrack.load(store.local_path(track))
     audio, rate = sf.read(store.local_path(dub), dtype="float32")
@@ -85,17 +88,20 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
         frames = renderer.process(source)
     else:
         # Embedded backend: shapes from the dub, mouths re-used from this video (models/lipsync/embedded.py).
-        library = speaker = None
+        mouths = speaker = None
         recording, recording_track = store.local_path(video), face_track  # the speaker as the video shows them
         if library_video and library_track:
             recording, recording_track = store.local_path(library_video), FaceTrack.load(store.local_path(library_track))
-            library = MouthLibrary.from_video(recording, recording_track, config.embedded.library)
+            if library is None:
+                mouths = MouthLibrary.from_video(recording, recording_track, config.embedded.library)
+        if library is not None:
+            mouths = MouthLibrary.load(store.local_path(library))
         if config.shapes_from == "speaker":
             # Fitted on the library's recording only, never on the frames being re-drawn.
             speaker = fit_speaker_from_video(recording, recording_track, config.embedded.speaker)
         renderer = embedded_renderer(store.local_path(video), face_track, audio, rate, info.fps, config.embedded,
                                      phonemes=dub_phonemes(store, speech, dub) if config.shapes_from == "phonemes" else None,
-                                     library=library, envelope_only=config.shapes_from == "envelope", speaker=speaker)
+                                     library=mouths, envelope_only=config.shapes_from == "envelope", speaker=speaker)
         frames = _frames(renderer, source, len(face_track.present))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lipsync.mp4"
@@ -144,8 +150,9 @@ class LipSyncCachePolicy(StageCachePolicy):
                                      models.wav2lip.audio, models.wav2lip.checkpoint))
 def lipsync(store_url: str, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef, config: LipSyncConfig,
             speech: ArtifactRef | None = None, library_video: ArtifactRef | None = None,
-            library_track: ArtifactRef | None = None) -> ArtifactRef:
-    return lipsync_video(ArtifactStore(store_url), video, track, dub, config, speech, library_video, library_track)
+            library_track: ArtifactRef | None = None, library: ArtifactRef | None = None) -> ArtifactRef:
+    return lipsync_video(ArtifactStore(store_url), video, track, dub, config, speech, library_video, library_track,
+                         library)
 
 
 lipsync = lipsync.with_options(cache_policy=LipSyncCachePolicy(

@@ -53,8 +53,9 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     assert mouth_motion(sample_clip, (200, 150, 290, 210)) < 0.5
     assert mouth_motion(out, (200, 150, 290, 210)) > 1.0
     assert mouth_motion(out, (180, 40, 300, 90)) < 0.5
-    # 11 + extract_soundtrack, match_voice and mix (issue 8)
-    assert len(first.stages) == 14 and not any(s["cached"] for s in first.stages)
+    # 11 + extract_soundtrack, match_voice and mix (issue 8) + mouth_library (issue 11)
+    assert len(first.stages) == 15 and not any(s["cached"] for s in first.stages)
+    assert {s["stage"] for s in first.stages} >= {"mouth_library", "track_faces", "lipsync", "evaluate"}
 
     # The report a person reads in the Prefect UI: outputs, transcript next to translation, timing.
     from flows.dub import DubRequest, summary_markdown

@@ -278,3 +278,25 @@ def test_reused_mouths_follow_the_target_close_in_silence_and_touch_only_the_low
         eye = np.linalg.norm(pts[lm.EYE_OUTER_RIGHT] - pts[lm.EYE_OUTER_LEFT])
         top = int(pts[lm.NOSE_BASE, 1] - 0.1 * eye)  # the mask's top follows the (tilted) nose-base line
         np.testing.assert_array_equal(out[i][:top], frames[i][:top])  # eyes, nose, hair
+
+
+def test_a_saved_mouth_library_loads_back_entry_for_entry(tmp_path):
+    """The mouth_library stage stores the crops (each its own size) for every lipsync to load."""
+    from models.lipsync.mouth_library import THUMB, MouthLibrary
+
+    rng = np.random.default_rng(0)
+    k = 3
+    library = MouthLibrary(
+        crops=[rng.integers(0, 256, (40 + i, 60 + 2 * i, 3), dtype=np.uint8) for i in range(k)],
+        landmarks=rng.normal(size=(k, 478, 2)).astype(np.float32), source_index=np.arange(k, dtype=np.int64),
+        run_id=np.zeros(k, np.int64), opening=rng.random(k).astype(np.float32), width=rng.random(k).astype(np.float32),
+        teeth=rng.random(k).astype(np.float32), pose=rng.normal(size=(k, 2)).astype(np.float32),
+        sharpness=rng.random(k).astype(np.float32), thumbs=rng.random((k, THUMB[0] * THUMB[1])).astype(np.float32))
+    library.save(tmp_path / "mouths.npz")
+    back = MouthLibrary.load(tmp_path / "mouths.npz")
+    assert len(back) == k
+    assert all(np.array_equal(a, b) for a, b in zip(library.crops, back.crops))
+    for name in ("landmarks", "source_index", "run_id", "opening", "width", "teeth", "pose", "sharpness", "thumbs"):
+        assert np.array_equal(getattr(library, name), getattr(back, name)), name
+    MouthLibrary.empty().save(tmp_path / "none.npz")
+    assert len(MouthLibrary.load(tmp_path / "none.npz")) == 0

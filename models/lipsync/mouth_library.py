@@ -16,6 +16,7 @@ library may come from another recording of the same person (``MouthLibrary.from_
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -119,6 +120,30 @@ class MouthLibrary:
         # decoded, as H.264 needs, and skipped).
         wanted = set(choose_frames(track, config).tolist())
         return cls.from_frames(media.iter_frames(path, only=wanted), track, config)
+
+    def save(self, path: str | Path) -> None:
+        """One .npz: the crops as one flat uint8 buffer with their shapes (they differ in size),
+        the rest as arrays. Deflated at level 1: half the size (450 crops of 720p: 118 -> 60 MB)
+        for 1.5 s, where numpy's savez_compressed (level 6) takes longer for little more."""
+        shapes = np.array([c.shape for c in self.crops], np.int64).reshape(-1, 3)
+        pixels = np.concatenate([c.reshape(-1) for c in self.crops]) if self.crops else np.zeros(0, np.uint8)
+        arrays = dict(pixels=pixels, shapes=shapes, landmarks=self.landmarks, source_index=self.source_index,
+                      run_id=self.run_id, opening=self.opening, width=self.width, teeth=self.teeth, pose=self.pose,
+                      sharpness=self.sharpness, thumbs=self.thumbs)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> MouthLibrary:
+        with np.load(path, allow_pickle=False) as z:
+            sizes = np.prod(z["shapes"], axis=1)
+            pixels = z["pixels"]
+            offsets = np.concatenate([[0], np.cumsum(sizes)])
+            crops = [pixels[a:b].reshape(shape) for a, b, shape in zip(offsets[:-1], offsets[1:], z["shapes"])]
+            return cls(crops=crops, **{k: z[k] for k in ("landmarks", "source_index", "run_id", "opening", "width",
+                                                         "teeth", "pose", "sharpness", "thumbs")})
 
     @classmethod
     def empty(cls) -> MouthLibrary:
