@@ -211,7 +211,8 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         # The mix (one thread) runs beside the lip-sync render.
         mixed, frames = log.together(
             lambda: call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
-                         original=soundtrack_ref, speech=audio_ref),
+                         original=soundtrack_ref, speech=audio_ref,
+                         voice_regions=segments_ref.meta.get("speech_regions")),
             # --- end issue 8
             lambda: (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, speech=clips,
                           config=options.lipsync, library=library_ref)

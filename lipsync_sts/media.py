@@ -18,6 +18,7 @@ from queue import Full, Queue
 from typing import Iterator
 
 import av
+import cv2
 import numpy as np
 from pydantic import BaseModel
 
@@ -248,7 +249,13 @@ class VideoWriter:
         self.count = 0
 
     def write(self, rgb: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        if self.stream.pix_fmt == "yuv420p":
+            # OpenCV's BT.601 conversion (the one FFmpeg assumes for untagged video) in this thread
+            # is 1 ms a 720p frame cheaper than PyAV's per-frame swscale from RGB.
+            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420),
+                                               format="yuv420p")
+        else:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.count
         self.count += 1
         self.container.mux(self.stream.encode(frame))

@@ -32,7 +32,10 @@ class MixConfig(BaseModel):
 
 
 def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video: ArtifactRef,
-            config: MixConfig, original: ArtifactRef | None = None, speech_audio: ArtifactRef | None = None) -> ArtifactRef:
+            config: MixConfig, original: ArtifactRef | None = None, speech_audio: ArtifactRef | None = None,
+            voice_regions: list[list[float]] | None = None) -> ArtifactRef:
+    """``voice_regions``: the speech regions of ``speech_audio`` as transcribe found them (its meta
+    "speech_regions"); without them, voice activity is detected here."""
     cfg = config.soundtrack
     duration = float(video.meta["duration"])
     rate, n = cfg.sample_rate, int(round(duration * cfg.sample_rate))
@@ -51,8 +54,11 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
     regions = [(s.start, s.end) for s in load_segments(store, segments)]
     regions += [(r["dub_start"], r["dub_end"]) for r in report]
     if config.duck_voice_activity and speech_audio is not None and original is not None:
-        samples, _ = sf.read(store.local_path(speech_audio), dtype="float32")  # extract_audio: 16 kHz mono
-        regions += vad.speech_regions(samples)
+        if voice_regions is not None:  # found by transcribe on this same audio: no second pass
+            regions += [(float(a), float(b)) for a, b in voice_regions]
+        else:  # a transcript was given, or recognition ran without VAD
+            samples, _ = sf.read(store.local_path(speech_audio), dtype="float32")  # extract_audio: 16 kHz mono
+            regions += vad.speech_regions(samples)
     mixed, stats = soundtrack.mix(dub_track, original_track, rate, regions, cfg)
     if mixed.shape[1] != channels:
         mixed = np.repeat(mixed, channels, axis=1)
@@ -69,5 +75,6 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
 
 @stage("mix", version="1", code=(soundtrack, timeline_plot, vad))
 def mix(store_url: str, dub: ArtifactRef, segments: ArtifactRef, video: ArtifactRef, config: MixConfig,
-        original: ArtifactRef | None = None, speech: ArtifactRef | None = None) -> ArtifactRef:
-    return mix_dub(ArtifactStore(store_url), dub, segments, video, config, original, speech)
+        original: ArtifactRef | None = None, speech: ArtifactRef | None = None,
+        voice_regions: list[list[float]] | None = None) -> ArtifactRef:
+    return mix_dub(ArtifactStore(store_url), dub, segments, video, config, original, speech, voice_regions)

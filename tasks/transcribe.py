@@ -24,16 +24,19 @@ class TranscribeConfig(BaseModel):
 
 def transcribe_audio(store: ArtifactStore, config: TranscribeConfig, audio: ArtifactRef | None = None,
                      transcript: ArtifactRef | None = None) -> ArtifactRef:
+    meta: dict = {"language": config.language}
     if transcript is not None:
         segments = parse_srt(store.read_bytes(transcript).decode("utf-8-sig"), source="the transcript")
     else:
-        segments = models.asr.transcribe(store.local_path(audio), config.language, config.asr)
+        segments, regions = models.asr.transcribe_with_regions(store.local_path(audio), config.language, config.asr)
+        if config.asr.vad:
+            # Where the source speaks by voice activity: the mix ducks under these as well.
+            meta["speech_regions"] = [[round(a, 3), round(b, 3)] for a, b in regions]
     segments = [s for s in segments if s.text.strip()]
     if not segments:
         raise UserInputError("no speech was recognised in the video's audio; check that it has speech "
                              f"in language {config.language!r}, or pass --transcript FILE.srt")
-    return store.put_json([s.model_dump() for s in segments], kind="segments",
-                          meta={"language": config.language, "count": len(segments)})
+    return store.put_json([s.model_dump() for s in segments], kind="segments", meta={**meta, "count": len(segments)})
 
 
 @stage("transcribe", version="1", code=(models.asr, models.mt))

@@ -226,3 +226,37 @@ def test_soundtrack_artifact_is_lossless_flac_at_the_native_rate(tmp_path):
     data, rate = sf.read(store.local_path(ref), always_2d=True)
     assert ref.uri.endswith(".flac") and rate == 44_100 and data.shape == (44_100, 1)
     assert ref.meta == {"sample_rate": 44_100, "channels": 1, "duration": 1.0}
+
+
+def test_the_mix_ducks_under_the_voice_regions_transcribe_found_without_its_own_vad(tmp_path):
+    """transcribe stores where the source voice is (Silero regions); the mix ducks the original under
+    them instead of running voice activity detection again on the same audio."""
+    import soundfile as sf
+
+    from lipsync_sts.store import ArtifactStore
+    from tasks.mix import MixConfig, mix_dub
+
+    store = ArtifactStore(str(tmp_path / "store"))
+    rate, seconds = 48_000, 3.0
+    t = np.arange(int(rate * seconds)) / rate
+    music = np.stack([0.1 * np.sin(2 * np.pi * 330 * t)] * 2, axis=1).astype(np.float32)
+    dub = np.zeros_like(t, dtype=np.float32)
+    dub[int(0.5 * rate):int(1.0 * rate)] = 0.3 * np.sin(2 * np.pi * 200 * t[int(0.5 * rate):int(1.0 * rate)])
+
+    def wav(name, samples, sr):
+        sf.write(tmp_path / name, samples, sr, subtype="FLOAT")
+        return store.put_file(tmp_path / name, kind="audio")
+
+    refs = dict(dub=wav("dub.wav", dub, rate), video=store.put_bytes(b"v", kind="video", meta={"duration": seconds}),
+                segments=store.put_json([{"start": 0.5, "end": 1.0, "text": "नमस्ते"}], kind="segments"),
+                original=wav("orig.wav", music, rate), speech_audio=wav("speech.wav", np.zeros(16_000 * 3, np.float32), 16_000))
+
+    def level(ref, a, b):
+        mixed, sr = sf.read(store.local_path(ref), dtype="float32")
+        return float(np.sqrt(np.mean(mixed[int(a * sr):int(b * sr)] ** 2)))
+
+    config = MixConfig(timeline=False)
+    with_regions = mix_dub(store, config=config, voice_regions=[[2.0, 2.6]], **refs)
+    without = mix_dub(store, config=config, **refs)  # silent speech audio: VAD finds no voice there
+    assert level(with_regions, 2.1, 2.5) < 0.2 * level(with_regions, 1.5, 1.8)  # ducked 20 dB under the voice
+    assert level(without, 2.1, 2.5) == pytest.approx(level(without, 1.5, 1.8), rel=0.05)

@@ -48,9 +48,10 @@ def main() -> None:
     parser.add_argument("--no-restrict-script", action="store_true")
     parser.add_argument("--temperatures", type=float, nargs="+", default=None)
     parser.add_argument("--no-repeat-ngram-size", type=int, default=AsrConfig().no_repeat_ngram_size)
+    parser.add_argument("--best-of", type=int, default=AsrConfig().best_of)
     args = parser.parse_args()
     config = AsrConfig(beam_size=args.beam_size, restrict_script=not args.no_restrict_script,
-                       no_repeat_ngram_size=args.no_repeat_ngram_size)
+                       no_repeat_ngram_size=args.no_repeat_ngram_size, best_of=args.best_of)
     if args.temperatures:
         config.temperatures = tuple(args.temperatures)
     rows = evaluate(args.folder, args.language, args.glob, config)

@@ -51,6 +51,9 @@ class AsrConfig(BaseModel):
     # seven other-language clips with references, CER 0.899 against 0.887 (whisper-base barely
     # reads them either way). 3 did as well on Hindi (0.368); 10 left a Hindi and a Bengali clip empty.
     no_repeat_ngram_size: int = Field(6, ge=0)
+    # Candidates sampled per temperature retry. Whisper's 5: 2 took 14.4 s instead of 18.2 s on the
+    # five Hindi clips but raised their CER from 0.365 to 0.382 (bench/results/asr_no_repeat_ngram.txt).
+    best_of: int = Field(5, ge=1)
     seed: int = 0  # for the sampled retries
     restrict_script: bool = True  # suppress tokens of scripts the language is not written in
     native_script: bool = True  # Urdu-script Hindi -> Devanagari (see models.asr.script)
@@ -136,6 +139,13 @@ def _read_audio(wav_path: Path) -> np.ndarray:
 
 def transcribe(wav_path: Path, language: str, config: AsrConfig | None = None) -> list[Segment]:
     """Timed segments of what is said in ``wav_path``, in ``language``'s script; empty ones dropped."""
+    return transcribe_with_regions(wav_path, language, config)[0]
+
+
+def transcribe_with_regions(wav_path: Path, language: str,
+                            config: AsrConfig | None = None) -> tuple[list[Segment], list[tuple[float, float]]]:
+    """:func:`transcribe`, and the Silero speech regions (seconds) it tightened the segments to
+    (empty with ``vad`` off): the mix ducks the original under them, without a second VAD pass."""
     config = config or AsrConfig()
     if config.backend == "transformers":
         return _transcribe_hf(Path(wav_path), language, config)
@@ -144,7 +154,7 @@ def transcribe(wav_path: Path, language: str, config: AsrConfig | None = None) -
     audio = _read_audio(Path(wav_path))
     duration = audio.size / SAMPLE_RATE
     if duration == 0:
-        return []
+        return [], []
 
     model = _load(model_dir, config.compute_type, config.cpu_threads, config.seed)
     suppress = [-1]  # -1: whisper's default set of non-speech symbols
@@ -161,14 +171,16 @@ def transcribe(wav_path: Path, language: str, config: AsrConfig | None = None) -
         suppress_tokens=suppress,
         temperature=list(config.temperatures),
         no_repeat_ngram_size=config.no_repeat_ngram_size,
+        best_of=config.best_of,
     )
     segments = [Segment(start=max(0.0, p.start), end=min(duration, p.end), text=p.text.strip())
                 for p in pieces]
     regions = speech_regions(audio, config.vad_config) if config.vad else []
-    return _finish(segments, regions, language, config)
+    return _finish(segments, regions, language, config), regions
 
 
-def _transcribe_hf(wav_path: Path, language: str, config: AsrConfig) -> list[Segment]:
+def _transcribe_hf(wav_path: Path, language: str,
+                   config: AsrConfig) -> tuple[list[Segment], list[tuple[float, float]]]:
     from models.asr import hf  # torch/transformers: only when used
 
     if config.model == "embedded":
@@ -179,13 +191,13 @@ def _transcribe_hf(wav_path: Path, language: str, config: AsrConfig) -> list[Seg
     whisper_language = _whisper_language(language) if m.family == "whisper" else None
     audio = _read_audio(wav_path)
     if audio.size == 0:
-        return []
+        return [], []
     regions = speech_regions(audio, config.vad_config) if config.vad else []
     if config.vad and not regions:
-        return []
+        return [], []
     windows = plan_windows(regions, audio.size / SAMPLE_RATE, config.window_s)
     segments = hf.transcribe_windows(audio, windows, m, whisper_language, config.beam_size, config.pause_s)
-    return _finish(segments, regions, language, config)
+    return _finish(segments, regions, language, config), regions
 
 
 def _finish(segments: list[Segment], regions: list[tuple[float, float]], language: str,
