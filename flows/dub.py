@@ -172,19 +172,16 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
     audio_ref = call(extract_audio, video=video_ref, config=options.audio) if video_ref.meta["has_audio"] else None
     soundtrack_ref = (call(extract_soundtrack, video=video_ref, config=ExtractSoundtrackConfig())  # issue 8
                       if audio_ref is not None and options.mix.soundtrack.original != "drop" else None)
-    def faces() -> tuple[ArtifactRef, ArtifactRef | None]:
-        track = call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face))
-        # The mouths the embedded lip-sync re-uses: once per video, for every target language.
-        wanted = (options.lipsync.backend == "embedded" and options.lipsync.embedded.mode != "warp"
-                  and track.meta["face_coverage"] > 0)
-        return track, (call(mouth_library, video=video_ref, track=track, config=options.lipsync.embedded.library)
-                       if wanted else None)
-
     # ASR keeps both cores busy, face tracking mostly one: side by side they take ~5 s less per 30 s.
-    segments_ref, (track_ref, library_ref) = log.together(
+    segments_ref, track_ref = log.together(
         lambda: call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
                      transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr)),
-        faces)
+        lambda: call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face)))
+    # The mouths the embedded lip-sync re-uses: once per video, for every target language. Built
+    # beside the first language's translation and speech, which leave a core idle.
+    wants_library = (options.lipsync.backend == "embedded" and options.lipsync.embedded.mode != "warp"
+                     and track_ref.meta["face_coverage"] > 0)
+    library_ref = None
     if track_ref.meta["face_coverage"] == 0:
         get_run_logger().warning("no face was found in %s: the output keeps the original picture, only "
                                  "the audio is dubbed", request.video)
@@ -195,19 +192,28 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
 
     outputs = []
     for target in request.targets:
-        given = (store.put_file(request.translations[target], kind="subtitles")
-                 if target in request.translations else None)
-        translated = call(translate, target, segments=segments_ref, translation=given,
-                          config=TranslateConfig(source=source, target=target, mt=options.mt))
-        # --- issue 8: a voice pitched like the speaker; speech that does not fit is re-synthesised faster.
-        voice_ref = (call(match_voice, target, audio=audio_ref, segments=segments_ref,
-                          config=MatchVoiceConfig(language=target, tts=options.tts, voice=options.voice))
-                     if audio_ref is not None and options.voice.enabled else None)
-        tts = voice_tts(options.tts, voice_ref)
-        clips = call(synthesize, target, segments=translated,
-                     config=SynthesizeConfig(language=target, tts=tts))
-        dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref, voice=voice_ref,
-                         config=options.timing.model_copy(update={"language": target, "tts": tts}))
+        def speech(target: str = target) -> tuple:
+            """Translation -> voice -> synthesis -> timing: the dub speech for ``target``."""
+            given = (store.put_file(request.translations[target], kind="subtitles")
+                     if target in request.translations else None)
+            translated = call(translate, target, segments=segments_ref, translation=given,
+                              config=TranslateConfig(source=source, target=target, mt=options.mt))
+            # --- issue 8: a voice pitched like the speaker; speech that does not fit is re-synthesised faster.
+            voice_ref = (call(match_voice, target, audio=audio_ref, segments=segments_ref,
+                              config=MatchVoiceConfig(language=target, tts=options.tts, voice=options.voice))
+                         if audio_ref is not None and options.voice.enabled else None)
+            tts = voice_tts(options.tts, voice_ref)
+            clips = call(synthesize, target, segments=translated, config=SynthesizeConfig(language=target, tts=tts))
+            dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref, voice=voice_ref,
+                             config=options.timing.model_copy(update={"language": target, "tts": tts}))
+            return translated, clips, dub_audio
+
+        if wants_library and library_ref is None:
+            (translated, clips, dub_audio), library_ref = log.together(
+                speech, lambda: call(mouth_library, video=video_ref, track=track_ref,
+                                     config=options.lipsync.embedded.library))
+        else:
+            translated, clips, dub_audio = speech()
         # The mix (one thread) runs beside the lip-sync render.
         mixed, frames = log.together(
             lambda: call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
