@@ -13,6 +13,8 @@ under ``prefect-results/``, so every machine sharing a store shares the cache.
 from __future__ import annotations
 
 import contextvars
+import ctypes
+import functools
 import hashlib
 import inspect
 import json
@@ -226,6 +228,23 @@ def bind(stage_task: Task, store: ArtifactStore, refresh: bool = False) -> Task:
                                    refresh_cache=refresh or None)
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to hand back this way
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the OS (glibc's malloc_trim). glibc keeps what a stage
+    freed for reuse: after ASR a process stays ~260 MB larger, ~130 MB of it free heap, and the
+    stages after it (the mix and the lip-sync, side by side) then peak on top of that."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
     try:
         return call(), None
@@ -263,6 +282,7 @@ class RunLog:
         if state.name == "Cached" and verify is not None and not verify(state.result()):
             state = stage_task.with_options(refresh_cache=True)(**inputs, return_state=True)
         self._record(StageRun(stage_task.name, label, state.name or state.type.value, time.perf_counter() - start))
+        release_freed_memory()
         return state.result()  # re-raises the stage's exception when it failed
 
     def _record(self, run: StageRun) -> None:

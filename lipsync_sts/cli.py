@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     dub.add_argument("--tts-model", metavar="DIR|NAME", help="VITS/MMS-TTS folder or hub id for --tts vits")
     dub.add_argument("--preview", metavar="STRIP.png",
                      help="also write a strip: input | output lower faces and mouth opening against the dub")
+    dub.add_argument("--no-evaluate", dest="evaluate", action="store_false",
+                     help="skip measuring each output's lip sync (OUT.<lang>.report.html): about a fifth of a dub's time")
     dub.add_argument("--debug-faces", metavar="FILE", help="also draw the face track: FILE.png (a strip of "
                                                              "sampled frames) or FILE.mp4 (every frame)")
 
@@ -161,7 +163,9 @@ def run_dub(args: argparse.Namespace) -> int:
     from flows.dub import DubOptions
     from models.face import FaceTrackConfig
 
-    options = DubOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args),
+    if args.preview and not args.evaluate:
+        raise UserInputError("--preview draws the output's measured lips: drop --no-evaluate to use it")
+    options = DubOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args), evaluate=args.evaluate,
                          **_speech_options(args))  # issue 7: speech backends
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
                  store_url=args.store, transcript=args.transcript, translations=translations,

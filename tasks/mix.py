@@ -59,13 +59,19 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
         else:  # a transcript was given, or recognition ran without VAD
             samples, _ = sf.read(store.local_path(speech_audio), dtype="float32")  # extract_audio: 16 kHz mono
             regions += vad.speech_regions(samples)
-    mixed, stats = soundtrack.mix(dub_track, original_track, rate, regions, cfg)
+    # The timeline's input lanes are drawn from envelopes taken now, so that the mix can let the
+    # tracks go as it uses them (it is handed the only references).
+    lanes = ({"original": timeline_plot.envelope(original_track, rate, duration),
+              "dub speech": timeline_plot.envelope(dub_track, rate, duration)} if config.timeline else {})
+    tracks = [dub_track, original_track]
+    del dub_track, original_track
+    mixed, stats = soundtrack.mix_tracks(tracks, rate, regions, cfg)
     if mixed.shape[1] != channels:
         mixed = np.repeat(mixed, channels, axis=1)
     meta = {"sample_rate": rate, "channels": channels, "duration": n / rate, "loudness": stats,
             "timing": report, "voice": dub.meta.get("voice")}
     if config.timeline:
-        png = timeline_plot.render_timeline(duration, report, original_track, rate, dub_track, rate, mixed, rate)
+        png = timeline_plot.render_timeline(duration, report, None, rate, None, rate, mixed, rate, envelopes=lanes)
         meta["timeline"] = store.put_bytes(png, kind="timeline", suffix=".png").model_dump(mode="json")
     with tempfile.TemporaryDirectory() as tmp:
         flac = Path(tmp) / "soundtrack.flac"

@@ -55,6 +55,12 @@ def test_malformed_translation_option_is_explained(capsys, video, tmp_path):
     assert code == 2 and "LANG=FILE.srt" in err
 
 
+def test_a_preview_without_the_evaluation_it_draws_is_explained(capsys, video, tmp_path):
+    code, err = run_cli(capsys, "dub", str(video), "--from", "hi", "--to", "ur", "--no-evaluate",
+                        "--preview", str(tmp_path / "strip.png"), "-o", str(tmp_path / "o.mp4"))
+    assert code == 2 and "--no-evaluate" in err and not (tmp_path / "o.mp4").exists()
+
+
 def test_the_installed_command_reports_errors_with_exit_status_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "lipsync_sts.cli", "dub", str(tmp_path / "none.mp4"),
                            "--from", "hi", "--to", "ur"], capture_output=True, text=True, timeout=120)
