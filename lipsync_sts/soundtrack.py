@@ -78,12 +78,15 @@ def k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [shelf, highpass]
 
 
-def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
+def integrated_loudness(audio: np.ndarray, sample_rate: int, scale: float = 1.0,
+                        gain: np.ndarray | None = None) -> float:
     """Programme loudness in LUFS of (n,) or (n, channels) audio; -inf when all of it is gated out.
 
     Channel weights are 1 (mono, stereo); clips shorter than one 400 ms block count as one block.
     Computed in chunks of ``_CHUNK`` samples (filter state and running energy carried across), so
     memory does not grow with the length of the programme; the result equals the whole-signal one.
+    ``scale`` and ``gain`` ((n,) per sample): the loudness of ``audio * scale * gain``, measured
+    without making that signal.
     """
     x = np.asarray(audio)
     x = x[:, None] if x.ndim == 1 else x
@@ -103,6 +106,10 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
     total = np.zeros(channels)
     for a in range(0, n, _CHUNK):
         y = np.asarray(x[a:a + _CHUNK], dtype=np.float64)
+        if scale != 1.0:
+            y = y * scale
+        if gain is not None:
+            y = y * gain[a:a + _CHUNK, None]
         for k, (b_coef, a_coef) in enumerate(filters):
             y, states[k] = lfilter(b_coef, a_coef, y, axis=0, zi=states[k])
         running = np.cumsum(np.concatenate([total[None], y * y]), axis=0)  # running[i] = power[a + i]
@@ -157,25 +164,45 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling_dbtp: float, in_place: bo
     if x.size == 0 or true_peak(x) <= ceiling:
         return x if in_place else x.copy()
     two_d = x if x.ndim == 2 else x[:, None]
-    over = np.empty(len(two_d), np.float32)
-    for a, peaks in _oversampled_peaks(two_d):
+    out = two_d if in_place else two_d.copy()
+    _apply_limiter(out, limiter_gain(sample_peaks(two_d), 1.0, sample_rate, ceiling_dbtp), ceiling_dbtp)
+    return out if x.ndim == 2 else out[:, 0]
+
+
+def sample_peaks(audio: np.ndarray) -> np.ndarray:
+    """(n,) float32: each input sample's true peak (over its four oversampled values, all channels)."""
+    x = np.asarray(audio)
+    over = np.empty(len(x), np.float32)
+    for a, peaks in _oversampled_peaks(x):
         over[a:a + len(peaks)] = peaks
-    # The gain each sample needs, min(1, ceiling / peak), computed in place: a long programme's
-    # per-sample arrays are the limiter's memory.
-    needed = np.minimum(np.divide(np.float32(ceiling), np.maximum(over, 1e-12, out=over), out=over), 1.0, out=over)
+    return over
+
+
+def limiter_gain(peaks: np.ndarray, scale: float, sample_rate: int, ceiling_dbtp: float) -> np.ndarray | None:
+    """(n,) float32: the gain :func:`limit` applies to a signal of :func:`sample_peaks` ``peaks``
+    scaled by ``scale`` (oversampling is linear, so a scaled signal's peaks are scaled too); None
+    where no sample needs it. The per-sample arrays, computed in place, are the limiter's memory."""
+    ceiling = np.float32(10 ** (ceiling_dbtp / 20))
+    if peaks.size == 0 or float(peaks.max()) * scale <= ceiling:
+        return None
+    needed = peaks * np.float32(scale)
+    np.minimum(np.divide(ceiling, np.maximum(needed, 1e-12, out=needed), out=needed), 1.0, out=needed)
     span = max(1, int(round(_LIMITER_SPAN_S * sample_rate)))
-    gain = uniform_filter1d(minimum_filter1d(needed, 2 * span + 1, mode="nearest"), span | 1, mode="nearest",
+    return uniform_filter1d(minimum_filter1d(needed, 2 * span + 1, mode="nearest"), span | 1, mode="nearest",
                             output=needed)
-    if in_place:
-        two_d *= gain[:, None]
-        out = two_d
-    else:
-        out = two_d * gain[:, None]
+
+
+def _apply_limiter(out: np.ndarray, gain: np.ndarray | None, ceiling_dbtp: float) -> None:
+    """``out`` (n, channels) float32 times ``gain``, in place."""
+    if gain is None:
+        return
+    for a in range(0, len(out), _CHUNK):
+        out[a:a + _CHUNK] *= gain[a:a + _CHUNK, None]
     # Interpolation between samples whose gain changed can still poke over by a hair.
+    ceiling = 10 ** (ceiling_dbtp / 20)
     peak = true_peak(out)
     if peak > ceiling:
         out *= np.float32(ceiling / peak)
-    return out if x.ndim == 2 else out[:, 0]
 
 
 def duck_gain(n_samples: int, sample_rate: int, regions: list[tuple[float, float]], depth_db: float,
@@ -185,7 +212,7 @@ def duck_gain(n_samples: int, sample_rate: int, regions: list[tuple[float, float
     The full depth is reached ``pad_s`` before a region starts and held until ``pad_s`` after it
     ends; the ramps (raised cosine, ``ramp_s`` long) lie outside that, so speech never overlaps a ramp.
     """
-    mask = np.zeros(n_samples, np.float64)
+    mask = np.zeros(n_samples, np.float32)  # float32 throughout: 115 MB for 10 min at 48 kHz
     for start, end in regions:
         a = max(0, int(round((start - pad_s - ramp_s / 2) * sample_rate)))
         b = min(n_samples, int(round((end + pad_s + ramp_s / 2) * sample_rate)))
@@ -193,23 +220,26 @@ def duck_gain(n_samples: int, sample_rate: int, regions: list[tuple[float, float
     width = int(round(ramp_s * sample_rate))
     if width > 1 and mask.any():
         window = np.hanning(width + 2)[1:-1]
-        mask = _convolve_same(mask, window / window.sum())
+        # Convolved in float64 a chunk at a time (the ramps stay monotonic), kept as float32.
+        mask = _convolve_same(mask, window / window.sum(), dtype=np.float32)
     floor = 10 ** (-depth_db / 20)
-    # 1 - (1 - floor) * clip(mask, 0, 1), in place: per-sample float64 arrays of a long programme.
+    # 1 - (1 - floor) * clip(mask, 0, 1), in place: per-sample arrays of a long programme.
     np.clip(mask, 0.0, 1.0, out=mask)
-    mask *= 1.0 - floor
-    return np.subtract(1.0, mask, out=mask).astype(np.float32)
+    mask *= np.float32(1.0 - floor)
+    return np.subtract(np.float32(1.0), mask, out=mask)
 
 
-def _convolve_same(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+def _convolve_same(x: np.ndarray, kernel: np.ndarray, dtype=None) -> np.ndarray:
     """``oaconvolve(x, kernel, mode="same")`` in chunks of ``_CHUNK`` samples, each with the kernel's
     reach of context either side: one call on a whole programme holds FFT blocks of all of it at
-    once (~130 MB a minute at 48 kHz). Equal to the one-call result up to FFT rounding (~1e-15)."""
+    once (~130 MB a minute at 48 kHz). Equal to the one-call result up to FFT rounding (~1e-15).
+    ``dtype``: of the result (each chunk is convolved in the inputs' precision, then stored)."""
     n, w = len(x), len(kernel)
+    dtype = dtype or np.result_type(x, kernel)
     if n <= 2 * _CHUNK:
-        return oaconvolve(x, kernel, mode="same")
+        return oaconvolve(x, kernel, mode="same").astype(dtype, copy=False)
     shift = (w - 1) // 2  # "same" is "full" from this index on
-    out = np.empty(n, np.result_type(x, kernel))
+    out = np.empty(n, dtype)
     for a in range(0, n, _CHUNK):
         b = min(n, a + _CHUNK)
         lo, hi = max(0, a - w), min(n, b + w)
@@ -282,21 +312,28 @@ def mix_tracks(tracks: list, sample_rate: int, speech: list[tuple[float, float]]
     del original
     mixed_lufs = integrated_loudness(out, sample_rate)
     programme_gain = 10 ** ((config.target_lufs - mixed_lufs) / 20) if np.isfinite(mixed_lufs) else 1.0
-    # Each round limits a fresh scaled copy in place; the previous round's is dropped first, so at
-    # most two programme-long tracks (the mix and one limited copy) are held (issue 11: memory).
-    limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp, in_place=True)
+    # The limiter's gain is found for the mix at the programme gain, and the loudness it would give
+    # is measured chunk by chunk: only the mix itself is held at programme length (issue 11).
+    peaks = sample_peaks(out)
+    gain = limiter_gain(peaks, programme_gain, sample_rate, config.true_peak_dbtp)
     # Limiting peaky speech lowers its loudness; a few rounds of make-up gain and limiting again
     # reach the target (each round changes less, as only the peaks are held).
     for _ in range(3):
-        reached = integrated_loudness(limited, sample_rate)
+        reached = integrated_loudness(out, sample_rate, scale=programme_gain, gain=gain)
         if not np.isfinite(reached) or abs(reached - config.target_lufs) < 0.1:
             break
         programme_gain *= 10 ** ((config.target_lufs - reached) / 20)
-        del limited
-        limited = limit(out * np.float32(programme_gain), sample_rate, config.true_peak_dbtp, in_place=True)
+        del gain
+        gain = limiter_gain(peaks, programme_gain, sample_rate, config.true_peak_dbtp)
+    del peaks
     out *= np.float32(programme_gain)
-    limited_samples = sum(int((np.abs(limited[a:a + _CHUNK]) < np.abs(out[a:a + _CHUNK]) - 1e-6).any(axis=1).sum())
-                          for a in range(0, len(out), _CHUNK))
+    # Where the limiter turned the mix down (its gain below 1 on a sample that is not silent).
+    limited_samples = 0 if gain is None else sum(
+        int(((gain[a:a + _CHUNK] < 1 - 1e-6) & (np.abs(out[a:a + _CHUNK]).max(axis=1) > 1e-6)).sum())
+        for a in range(0, len(out), _CHUNK))
+    _apply_limiter(out, gain, config.true_peak_dbtp)
+    del gain
+    limited = out
     stats = {
         "lufs": _rounded(integrated_loudness(limited, sample_rate)),
         "true_peak_dbtp": _rounded(20 * np.log10(max(true_peak(limited), 1e-12))),

@@ -135,6 +135,18 @@ def test_mix_meets_the_loudness_target_and_the_true_peak_ceiling():
         assert true_peak(out) <= 10 ** (-1 / 20) + 1e-6 and stats["true_peak_dbtp"] <= -1.0
 
 
+def test_peaky_speech_is_limited_to_the_ceiling_and_still_reaches_the_loudness_target():
+    """Clicks in quiet speech: the programme gain alone would put the peaks far over the ceiling,
+    so the limiter works, and the make-up rounds still bring the loudness to the target."""
+    t = np.arange(6 * FS) / FS
+    dub = (0.02 * np.sin(2 * np.pi * 180 * t)).astype(np.float32)
+    dub[FS // 2::FS // 2] = 0.9  # a click every half second
+    out, stats = mix(dub, None, FS, [(0.0, 6.0)], SoundtrackConfig(target_lufs=-16.0, true_peak_dbtp=-1.5))
+    assert true_peak(out) <= 10 ** (-1.5 / 20) + 1e-6
+    assert integrated_loudness(out, FS) == pytest.approx(-16.0, abs=0.5)
+    assert 0 < stats["limited_s"] < 1.0  # only around the clicks
+
+
 def test_dropping_the_original_leaves_only_the_dub():
     dub, original, speech = scene()
     out, stats = mix(dub, original, FS, speech, SoundtrackConfig(original="drop"))
