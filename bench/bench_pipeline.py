@@ -341,6 +341,7 @@ def _child(spec_path: Path) -> None:
             "width": info.width, "height": info.height, "targets": run["targets"],
             "flow_s": timing["flow_s"], "call_s": wall, "rss_before_mb": round(rss_before, 1),
             "peak_mb": round(max([after, log.between, *(r["peak_mb"] for r in log.rows)]), 1), "stages": stages,
+            "between_mb": round(log.between, 1),
             "outputs": [o.video for o in result.outputs], "source_srt": result.source_subtitles})
     results["process_peak_mb"] = round(max(peak.overall, _status_mb("VmHWM")), 1)
     try:
@@ -622,8 +623,8 @@ def build_table(report: dict) -> list[list[str]]:
             per = ", ".join(f"{k} {v['peak']:.0f} (+{v['own']:.0f})" for k, v in s["stages"].items())
             rows.append([f"peak RSS, dub of {s['duration']:g} s {s['width']}×{s['height']}", _fmt(s["flow_s"]),
                          _fmt(s["duration"] / s["flow_s"], 2), "", _fmt(s["peak_mb"], 0), "", "",
-                         f"per stage, peak (+ over its start) MB: {per}; process before the dub "
-                         f"{s['rss_before_mb']:.0f} MB"])
+                         f"per stage, peak (+ over its start) MB: {per}; between stages "
+                         f"{s.get('between_mb') or 0:.0f} MB; process before the dub {s['rss_before_mb']:.0f} MB"])
         minutes = [s["duration"] / 60 for s in scaling]
         slope, base = _slope(minutes, [s["peak_mb"] for s in scaling])
         projections = {"whole dub": base + slope * 10}
@@ -857,7 +858,9 @@ def main(argv: list[str] | None = None) -> dict:
             report["scaling"].append({"duration": r["duration"], "width": r["width"], "height": r["height"],
                                       "flow_s": r["flow_s"], "peak_mb": r["peak_mb"],
                                       "rss_before_mb": r["rss_before_mb"],
-                                      "stages": {k: stages[k] for k in SCALING_STAGES if k in stages}})
+                                      "between_mb": r.get("between_mb"),
+                                      # every stage: a long dub's peak may come from any of them
+                                      "stages": stages})
 
         if profile_dir is not None:
             # Profiled apart (cProfile slows Python-heavy stages): the first dub again, in a fresh store.

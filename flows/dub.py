@@ -1,8 +1,10 @@
 """The dub flow: one video -> one dubbed, lip-synced video per target language.
 
-Work that depends only on the video (ingest, audio, transcript, face track, mouth library) runs once and is shared
-by every target language; each language then runs translate -> synthesize -> fit_timing ->
-lipsync -> mux. Every stage is content-cached, so a rerun computes only what changed.
+Work that depends only on the video (ingest, audio, transcript, face track, mouth library) runs
+once and is shared by every target language; each language then runs translate -> synthesize ->
+fit_timing -> lipsync -> mux. Every stage is content-cached, so a rerun computes only what changed.
+Stages that do not depend on each other run side by side (RunLog.together) where one of them
+leaves a core idle.
 """
 
 from __future__ import annotations
