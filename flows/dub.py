@@ -47,6 +47,10 @@ from tasks.match_voice import MatchVoiceConfig, match_voice, voice_tts
 from tasks.mix import MixConfig, mix
 
 
+# Videos up to this long mix their soundtrack beside the lip-sync render (see run_dub).
+OVERLAP_MIX_UP_TO_S = 300.0
+
+
 class DubOptions(BaseModel):
     """Every stage's settings in one place; each stage sees only its own part."""
 
@@ -216,15 +220,20 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                                      config=options.lipsync.embedded.library))
         else:
             translated, clips, dub_audio = speech()
-        # The mix (one thread) runs beside the lip-sync render.
-        mixed, frames = log.together(
-            lambda: call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref, config=options.mix,
-                         original=soundtrack_ref, speech=audio_ref,
-                         voice_regions=segments_ref.meta.get("speech_regions")),
-            # --- end issue 8
-            lambda: (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio, speech=clips,
-                          config=options.lipsync, library=library_ref)
-                     if track_ref.meta["face_coverage"] > 0 else video_ref))
+        mixing = lambda: call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref,  # noqa: E731
+                              config=options.mix, original=soundtrack_ref, speech=audio_ref,
+                              voice_regions=segments_ref.meta.get("speech_regions"))
+        # --- end issue 8
+        rendering = lambda: (call(lipsync, target, video=video_ref, track=track_ref, dub=dub_audio,  # noqa: E731
+                                  speech=clips, config=options.lipsync, library=library_ref)
+                             if track_ref.meta["face_coverage"] > 0 else video_ref)
+        # The mix (one thread) runs beside the lip-sync render, except for long videos: it holds
+        # programme-length tracks (~1.3 MB per second of 48 kHz stereo at its peak), and beside
+        # the render of a 10-minute 1080p video the two would need more than 2 GB together.
+        if float(video_ref.meta.get("duration") or 0.0) <= OVERLAP_MIX_UP_TO_S:
+            mixed, frames = log.together(mixing, rendering)
+        else:
+            mixed, frames = mixing(), rendering()
         evaluating = options.evaluate and track_ref.meta["face_coverage"] > 0
 
         def measure() -> ArtifactRef:

@@ -110,3 +110,24 @@ def test_a_different_voice_setting_is_not_served_from_the_clip_cache(tmp_path):
     from tasks.synthesize import clip_key
 
     assert clip_key("नमस्ते", "hi", TtsConfig()) != clip_key("नमस्ते", "hi", TtsConfig(pitch=60))
+
+
+def test_loading_many_speech_clips_holds_their_audio_once(tmp_path):
+    """A long dub has hundreds of segments: their clips must share one buffer when loaded, not
+    each keep a copy of the whole track (memory grew with the square of the segment count)."""
+    import tracemalloc
+
+    import numpy as np
+
+    from tasks.synthesize import SpeechClips
+
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal(4000).astype(np.float32) for _ in range(200)]
+    SpeechClips(clips=clips, sample_rate=16000, phonemes=[[] for _ in clips]).save(tmp_path / "clips.npz")
+    tracemalloc.start()
+    loaded = SpeechClips.load(tmp_path / "clips.npz")
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert all(np.array_equal(a, b) for a, b in zip(clips, loaded.clips))
+    total = sum(c.nbytes for c in clips)  # 3.2 MB
+    assert held < 2 * total, f"{held / 1e6:.1f} MB held for {total / 1e6:.1f} MB of clips"
