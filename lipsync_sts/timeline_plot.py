@@ -24,10 +24,6 @@ _FITTED, _MOVED, _OVERFLOW, _SOURCE = "#2e7d32", "#ef6c00", "#c62828", "#1565c0"
 def envelope(audio: np.ndarray | None, rate: int, duration: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(t, lo, hi): the per-pixel-column min/max of ``audio`` that a lane draws; computed ahead by a
     caller that wants to free the audio before drawing (``render_timeline(envelopes=)``)."""
-    return _envelope(audio, rate, duration)
-
-
-def _envelope(audio: np.ndarray | None, rate: int, duration: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = np.linspace(0, duration, _COLUMNS)
     if audio is None or len(audio) == 0:
         return t, np.zeros(_COLUMNS), np.zeros(_COLUMNS)
@@ -56,7 +52,7 @@ def render_timeline(duration: float, report: list[dict], source: np.ndarray | No
     fig, axes = plt.subplots(len(lanes), 1, figsize=(max(10.0, min(40.0, duration * 0.6)), 2.0 * len(lanes) + 0.6),
                              sharex=True, squeeze=False)
     for ax, (label, audio, rate) in zip(axes[:, 0], lanes):
-        t, lo, hi = envelopes[label] if label in envelopes else _envelope(audio, rate, duration)
+        t, lo, hi = envelopes[label] if label in envelopes else envelope(audio, rate, duration)
         ax.fill_between(t, lo, hi, color="#555555", linewidth=0)
         ax.set_ylim(-1.05, 1.05)
         ax.set_ylabel(label)

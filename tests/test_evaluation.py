@@ -169,7 +169,7 @@ class TestImageChecks:
         import cv2
         from skimage.metrics import structural_similarity
 
-        from lipsync_sts.evaluation.image_checks import frame_checks, lower_face_mask
+        from lipsync_sts.evaluation.image_checks import frame_checks, lower_face_region
 
         before = self.frames(1)[0]
         after = np.clip(before.astype(int) + np.random.default_rng(1).integers(-20, 21, before.shape), 0, 255)
@@ -177,7 +177,9 @@ class TestImageChecks:
         points = face_points()
         mse, ssim, _ = frame_checks(before, after, points)
         eye = float(np.linalg.norm(points[lm.EYE_OUTER_RIGHT] - points[lm.EYE_OUTER_LEFT]))
-        outside = ~lower_face_mask(points, before.shape[:2], 0.25 * eye)
+        (x0, y0, x1, y1), inside = lower_face_region(points, before.shape[:2], 0.25 * eye)
+        outside = np.ones(before.shape[:2], bool)
+        outside[y0:y1, x0:x1] = ~inside
         assert 0.05 < 1 - outside.mean() < 0.5  # the lower face is a real part of this frame
         expected_mse = np.mean((before.astype(float) - after.astype(float))[outside] ** 2)
         g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (before, after))

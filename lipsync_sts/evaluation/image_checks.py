@@ -59,14 +59,6 @@ def lower_face_region(points: np.ndarray, shape: tuple[int, int],
     return (x0, y0, x1, y1), local.astype(bool)
 
 
-def lower_face_mask(points: np.ndarray, shape: tuple[int, int], margin_px: float) -> np.ndarray:
-    """(H, W) bool: :func:`lower_face_region` as a whole-frame mask."""
-    (x0, y0, x1, y1), local = lower_face_region(points, shape, margin_px)
-    mask = np.zeros(shape, bool)
-    mask[y0:y1, x0:x1] = local
-    return mask
-
-
 def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, win_size: int = 7) -> np.ndarray:
     """(H, W) SSIM of two grey images: skimage.metrics.structural_similarity(a, b, full=True)'s
     map (7x7 uniform window, sample covariance, K1 0.01, K2 0.03, reflected borders), computed
