@@ -55,7 +55,10 @@ def lower_face_region(points: np.ndarray, shape: tuple[int, int],
     if margin_px >= 1:
         # Grown by a disc: every pixel within margin_px of the hull (an exact distance transform,
         # 20x cheaper than dilating with a disc-shaped kernel of that size).
-        return (x0, y0, x1, y1), cv2.distanceTransform(1 - local, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= round(margin_px)
+        # The threshold sits half a pixel beyond the radius, where no pixel's exact distance lies:
+        # OpenCV's threaded transform can round a distance equal to the radius either way.
+        grown = cv2.distanceTransform(1 - local, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) < round(margin_px) + 0.5
+        return (x0, y0, x1, y1), grown
     return (x0, y0, x1, y1), local.astype(bool)
 
 
