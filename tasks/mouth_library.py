@@ -31,7 +31,3 @@ def build_mouth_library(store: ArtifactStore, video: ArtifactRef, track: Artifac
 @stage("mouth_library", version="1", code=(models.lipsync.mouth_library, media))
 def mouth_library(store_url: str, video: ArtifactRef, track: ArtifactRef, config: MouthLibraryConfig) -> ArtifactRef:
     return build_mouth_library(ArtifactStore(store_url), video, track, config)
-
-
-def load_mouth_library(store: ArtifactStore, ref: ArtifactRef) -> MouthLibrary:
-    return MouthLibrary.load(store.local_path(ref))
