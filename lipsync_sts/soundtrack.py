@@ -79,18 +79,24 @@ def k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def integrated_loudness(audio: np.ndarray, sample_rate: int, scale: float = 1.0,
-                        gain: np.ndarray | None = None) -> float:
+                        gain: np.ndarray | None = None, regions: list[tuple[float, float]] | None = None) -> float:
     """Programme loudness in LUFS of (n,) or (n, channels) audio; -inf when all of it is gated out.
 
     Channel weights are 1 (mono, stereo); clips shorter than one 400 ms block count as one block.
     Computed in chunks of ``_CHUNK`` samples (filter state and running energy carried across), so
     memory does not grow with the length of the programme; the result equals the whole-signal one.
     ``scale`` and ``gain`` ((n,) per sample): the loudness of ``audio * scale * gain``, measured
-    without making that signal.
+    without making that signal. ``regions`` (seconds, in order, not overlapping): the loudness of
+    those stretches joined end to end, measured without joining them (a copy of most of the track).
     """
     x = np.asarray(audio)
     x = x[:, None] if x.ndim == 1 else x
-    n, channels = x.shape
+    if regions is not None and gain is not None:
+        raise ValueError("integrated_loudness: give gain or regions, not both")
+    pieces = ([x] if regions is None else
+              [p for p in (x[max(0, int(a * sample_rate)): max(0, int(b * sample_rate))] for a, b in regions)
+               if len(p)])
+    n, channels = sum(len(p) for p in pieces), x.shape[1]
     block, step = int(round(_BLOCK_S * sample_rate)), int(round(_STEP_S * sample_rate))
     if n == 0:
         return float("-inf")
@@ -104,8 +110,8 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int, scale: float = 1.0,
     filters = k_weighting(sample_rate)
     states = [np.zeros((max(len(a), len(b)) - 1, channels)) for b, a in filters]
     total = np.zeros(channels)
-    for a in range(0, n, _CHUNK):
-        y = np.asarray(x[a:a + _CHUNK], dtype=np.float64)
+    for a, piece in _chunks(pieces):
+        y = np.asarray(piece, dtype=np.float64)
         if scale != 1.0:
             y = y * scale
         if gain is not None:
@@ -126,6 +132,15 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int, scale: float = 1.0,
     relative = -0.691 + 10 * np.log10(kept.mean()) + _RELATIVE_GATE_LU
     gated = kept[-0.691 + 10 * np.log10(kept) > relative]
     return float(-0.691 + 10 * np.log10(gated.mean()))
+
+
+def _chunks(pieces: list[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+    """(offset in the joined signal, up to ``_CHUNK`` samples) over ``pieces`` as if joined."""
+    offset = 0
+    for piece in pieces:
+        for a in range(0, len(piece), _CHUNK):
+            yield offset + a, piece[a:a + _CHUNK]
+        offset += len(piece)
 
 
 def _oversampled_peaks(audio: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -188,8 +203,9 @@ def limiter_gain(peaks: np.ndarray, scale: float, sample_rate: int, ceiling_dbtp
     needed = peaks * np.float32(scale)
     np.minimum(np.divide(ceiling, np.maximum(needed, 1e-12, out=needed), out=needed), 1.0, out=needed)
     span = max(1, int(round(_LIMITER_SPAN_S * sample_rate)))
-    return uniform_filter1d(minimum_filter1d(needed, 2 * span + 1, mode="nearest"), span | 1, mode="nearest",
-                            output=needed)
+    # scipy's 1-D filters go through a line buffer, so each may write over its own input.
+    minimum_filter1d(needed, 2 * span + 1, mode="nearest", output=needed)
+    return uniform_filter1d(needed, span | 1, mode="nearest", output=needed)
 
 
 def _apply_limiter(out: np.ndarray, gain: np.ndarray | None, ceiling_dbtp: float) -> None:
@@ -207,45 +223,37 @@ def _apply_limiter(out: np.ndarray, gain: np.ndarray | None, ceiling_dbtp: float
 
 def duck_gain(n_samples: int, sample_rate: int, regions: list[tuple[float, float]], depth_db: float,
               ramp_s: float, pad_s: float) -> np.ndarray:
-    """Per-sample gain for the original: 1 away from ``regions``, ``-depth_db`` inside them.
+    """Per-sample gain (n_samples,) float32 for the original: 1 away from ``regions``, ``-depth_db``
+    inside them.
 
     The full depth is reached ``pad_s`` before a region starts and held until ``pad_s`` after it
     ends; the ramps (raised cosine, ``ramp_s`` long) lie outside that, so speech never overlaps a ramp.
+    Made ``_CHUNK`` samples at a time, each chunk's region mask drawn with the ramp's reach of context
+    either side and smoothed: the gain is the only programme-long array (115 MB for 10 min at 48 kHz).
     """
-    mask = np.zeros(n_samples, np.float32)  # float32 throughout: 115 MB for 10 min at 48 kHz
-    for start, end in regions:
-        a = max(0, int(round((start - pad_s - ramp_s / 2) * sample_rate)))
-        b = min(n_samples, int(round((end + pad_s + ramp_s / 2) * sample_rate)))
-        mask[a:b] = 1.0
+    spans = [(max(0, int(round((start - pad_s - ramp_s / 2) * sample_rate))),
+              min(n_samples, int(round((end + pad_s + ramp_s / 2) * sample_rate)))) for start, end in regions]
+    spans = [(a, b) for a, b in spans if b > a]
     width = int(round(ramp_s * sample_rate))
-    if width > 1 and mask.any():
-        window = np.hanning(width + 2)[1:-1]
-        # Convolved in float64 a chunk at a time (the ramps stay monotonic), kept as float32.
-        mask = _convolve_same(mask, window / window.sum(), dtype=np.float32)
+    window = np.hanning(width + 2)[1:-1] if width > 1 and spans else np.ones(1)
+    kernel = window / window.sum()
+    reach, shift = len(kernel), (len(kernel) - 1) // 2  # "same" is "full" from ``shift`` on
+    gain = np.empty(n_samples, np.float32)
+    for a in range(0, n_samples, _CHUNK):
+        b = min(n_samples, a + _CHUNK)
+        lo, hi = max(0, a - reach), min(n_samples, b + reach)
+        mask = np.zeros(hi - lo)
+        for start, end in spans:
+            if start < hi and end > lo:
+                mask[max(start, lo) - lo:min(end, hi) - lo] = 1.0
+        # Convolved in float64 (the ramps stay monotonic), kept as float32.
+        smooth = oaconvolve(mask, kernel, mode="full")[shift:] if reach > 1 else mask
+        gain[a:b] = smooth[a - lo:b - lo]
     floor = 10 ** (-depth_db / 20)
-    # 1 - (1 - floor) * clip(mask, 0, 1), in place: per-sample arrays of a long programme.
-    np.clip(mask, 0.0, 1.0, out=mask)
-    mask *= np.float32(1.0 - floor)
-    return np.subtract(np.float32(1.0), mask, out=mask)
-
-
-def _convolve_same(x: np.ndarray, kernel: np.ndarray, dtype=None) -> np.ndarray:
-    """``oaconvolve(x, kernel, mode="same")`` in chunks of ``_CHUNK`` samples, each with the kernel's
-    reach of context either side: one call on a whole programme holds FFT blocks of all of it at
-    once (~130 MB a minute at 48 kHz). Equal to the one-call result up to FFT rounding (~1e-15).
-    ``dtype``: of the result (each chunk is convolved in the inputs' precision, then stored)."""
-    n, w = len(x), len(kernel)
-    dtype = dtype or np.result_type(x, kernel)
-    if n <= 2 * _CHUNK:
-        return oaconvolve(x, kernel, mode="same").astype(dtype, copy=False)
-    shift = (w - 1) // 2  # "same" is "full" from this index on
-    out = np.empty(n, dtype)
-    for a in range(0, n, _CHUNK):
-        b = min(n, a + _CHUNK)
-        lo, hi = max(0, a - w), min(n, b + w)
-        full = oaconvolve(x[lo:hi], kernel, mode="full")
-        out[a:b] = full[a + shift - lo:b + shift - lo]
-    return out
+    # 1 - (1 - floor) * clip(mask, 0, 1), in place.
+    np.clip(gain, 0.0, 1.0, out=gain)
+    gain *= np.float32(1.0 - floor)
+    return np.subtract(np.float32(1.0), gain, out=gain)
 
 
 def to_layout(audio: np.ndarray, rate: int, target_rate: int, n_samples: int, channels: int) -> np.ndarray:
@@ -280,36 +288,45 @@ def mix(dub: np.ndarray, original: np.ndarray | None, sample_rate: int, speech: 
     is where the source or the dub speaks, in seconds. Returns (n, channels) float32 and the
     numbers a report needs: loudness before and after, gains, the limiter's work.
     """
+    original = None if original is None else np.array(original, dtype=np.float32)  # the caller's stays as it is
     return mix_tracks([dub, original], sample_rate, speech, config)
 
 
 def mix_tracks(tracks: list, sample_rate: int, speech: list[tuple[float, float]],
                config: SoundtrackConfig) -> tuple[np.ndarray, dict]:
-    """:func:`mix` of ``tracks = [dub, original]``, emptying the list as each track is used: a
-    caller that keeps no other reference lets the inputs go once they are mixed, so a 10-minute
-    48 kHz stereo programme holds ~700 MB at its peak instead of ~1 GB (issue 11)."""
+    """:func:`mix` of ``tracks = [dub, original]``, taking them over: the list is emptied and the
+    original's float32 buffer becomes the mix. A caller that keeps no other reference so holds one
+    programme-long stereo buffer and a few mono ones; 10 minutes of 48 kHz stereo peak at ~+0.5 GB
+    instead of ~+1 GB (issue 11)."""
     dub = np.asarray(tracks[0], dtype=np.float32)
     original = tracks[1]
     tracks.clear()
     channels = original.shape[1] if original is not None else 1
     had_original = original is not None
     keep_original = had_original and config.original == "duck"
+    speech = merged_regions(speech)
     # The dub plays in every channel, and BS.1770 sums channels: measure it as it will be heard.
     dub_lufs = integrated_loudness(dub, sample_rate) + 10 * np.log10(channels)
-    source_speech_lufs = (integrated_loudness(_excerpt(original, sample_rate, speech), sample_rate)
+    source_speech_lufs = (integrated_loudness(original, sample_rate, regions=speech)
                           if keep_original else float("-inf"))
     # The dub speaks at the level of the voice it replaces; without one, at the target directly.
     voice_lufs = source_speech_lufs if np.isfinite(source_speech_lufs) else config.target_lufs
-    dub_gain = 10 ** ((voice_lufs - dub_lufs) / 20) if np.isfinite(dub_lufs) else 1.0
-    out = np.repeat((dub * np.float32(dub_gain))[:, None], channels, axis=1)
+    dub_gain = np.float32(10 ** ((voice_lufs - dub_lufs) / 20) if np.isfinite(dub_lufs) else 1.0)
     n = len(dub)
-    del dub
     if keep_original:
+        out = np.asarray(original, dtype=np.float32)  # mixed in place (chunks: no programme-long temporary)
+        del original
         ducking = duck_gain(n, sample_rate, speech, config.duck_db, config.duck_ramp_s, config.duck_pad_s)
-        for a in range(0, len(out), _CHUNK):  # in chunks: no programme-long temporary
-            out[a:a + _CHUNK] += original[a:a + _CHUNK] * ducking[a:a + _CHUNK, None]
+        for a in range(0, n, _CHUNK):
+            out[a:a + _CHUNK] *= ducking[a:a + _CHUNK, None]
+            out[a:a + _CHUNK] += (dub[a:a + _CHUNK] * dub_gain)[:, None]
         del ducking
-    del original
+    else:
+        del original
+        out = np.empty((n, channels), np.float32)
+        for a in range(0, n, _CHUNK):
+            out[a:a + _CHUNK] = (dub[a:a + _CHUNK] * dub_gain)[:, None]
+    del dub
     mixed_lufs = integrated_loudness(out, sample_rate)
     programme_gain = 10 ** ((config.target_lufs - mixed_lufs) / 20) if np.isfinite(mixed_lufs) else 1.0
     # The limiter's gain is found for the mix at the programme gain, and the loudness it would give
@@ -347,10 +364,15 @@ def mix_tracks(tracks: list, sample_rate: int, speech: list[tuple[float, float]]
     return limited, stats
 
 
-def _excerpt(audio: np.ndarray, sample_rate: int, regions: list[tuple[float, float]]) -> np.ndarray:
-    parts = [audio[max(0, int(a * sample_rate)): max(0, int(b * sample_rate))] for a, b in regions]
-    parts = [p for p in parts if len(p)]
-    return np.concatenate(parts) if parts else audio[:0]
+def merged_regions(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``regions`` (seconds) in order with overlapping or touching ones joined: each instant once."""
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted((float(a), float(b)) for a, b in regions if b > a):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _rounded(value: float) -> float | None:

@@ -44,11 +44,9 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
     speech, speech_rate = sf.read(store.local_path(dub), dtype="float32")
     dub_track = soundtrack.to_layout(speech, speech_rate, rate, n, 1)[:, 0]
     del speech
-    source, source_rate = (sf.read(store.local_path(original), dtype="float32", always_2d=True)
-                           if original is not None else (None, 0))
-    channels = soundtrack.output_channels(cfg, source.shape[1] if source is not None else None)
-    original_track = soundtrack.to_layout(source, source_rate, rate, n, channels) if source is not None else None
-    del source
+    source_channels = sf.info(store.local_path(original)).channels if original is not None else None
+    channels = soundtrack.output_channels(cfg, source_channels)
+    original_track = read_track(store.local_path(original), rate, n, channels) if original is not None else None
     report = dub.meta.get("timing") or []
     # Where anyone speaks: the source (its voice must not poke through) and the dub (wherever it moved).
     regions = [(s.start, s.end) for s in load_segments(store, segments)]
@@ -77,6 +75,19 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
         flac = Path(tmp) / "soundtrack.flac"
         sf.write(flac, mixed, rate, subtype="PCM_24")
         return store.put_file(flac, kind="dub-mix", meta=meta)
+
+
+def read_track(path: str | Path, rate: int, n_samples: int, channels: int) -> np.ndarray:
+    """(n_samples, channels) float32 at ``rate`` from an audio file, as :func:`soundtrack.to_layout`
+    makes it. A file already in that layout (extract_soundtrack writes the output's) is read
+    straight into the result: one track-long buffer instead of two."""
+    with sf.SoundFile(str(path)) as f:
+        if f.samplerate != rate or f.channels != channels:
+            return soundtrack.to_layout(f.read(dtype="float32", always_2d=True), f.samplerate, rate, n_samples,
+                                        channels)
+        track = np.zeros((n_samples, channels), np.float32)
+        f.read(dtype="float32", out=track[:min(n_samples, f.frames)])
+        return track
 
 
 @stage("mix", version="1", code=(soundtrack, timeline_plot, vad))

@@ -9,8 +9,8 @@ import soundfile as sf
 from pydantic import ValidationError
 
 from lipsync_sts import media
-from lipsync_sts.soundtrack import (SoundtrackConfig, duck_gain, integrated_loudness, k_weighting, limit, mix,
-                                    output_channels, to_layout, true_peak)
+from lipsync_sts.soundtrack import (SoundtrackConfig, duck_gain, integrated_loudness, k_weighting, limit,
+                                    merged_regions, mix, output_channels, to_layout, true_peak)
 from lipsync_sts.timeline_plot import render_timeline
 
 FS = 48_000
@@ -57,6 +57,20 @@ def test_loudness_does_not_depend_on_the_sample_rate():
 
 
 # --- limiter -----------------------------------------------------------------------------------
+
+
+def test_the_loudness_of_regions_is_that_of_the_regions_joined_without_joining_them():
+    programme = np.stack([noise(20.0, -30.0, seed=1), noise(20.0, -30.0, seed=2)], axis=1)
+    programme[3 * FS: 9 * FS] += sine(6.0, -14.0, 200.0)[:, None]
+    programme[12 * FS: 13 * FS] += sine(1.0, -20.0, 300.0)[:, None]
+    regions = [(0.05, 0.3), (2.5, 9.5), (11.9, 13.2)]  # the first is shorter than one 400-ms block
+    joined = np.concatenate([programme[int(a * FS): int(b * FS)] for a, b in regions])
+    assert integrated_loudness(programme, FS, regions=regions) == integrated_loudness(joined, FS)
+    assert integrated_loudness(programme, FS, regions=[]) == float("-inf")
+
+
+def test_overlapping_speech_regions_count_once():
+    assert merged_regions([(5.0, 6.0), (1.0, 2.0), (1.5, 3.0), (3.0, 3.5), (7.0, 7.0)]) == [(1.0, 3.5), (5.0, 6.0)]
 
 
 def test_limiter_brings_true_peaks_under_the_ceiling_and_leaves_the_rest_alone():
@@ -111,9 +125,18 @@ def test_mix_keeps_the_original_outside_speech_up_to_one_gain():
     out, stats = mix(dub, original, FS, speech, SoundtrackConfig())
     assert out.shape == original.shape and out.dtype == np.float32
     outside = np.r_[0: int(1.6 * FS), int(5.6 * FS): 10 * FS]
-    gain = 10 ** (stats["programme_gain_db"] / 20)
+    # One gain, the one reported (to its two decimals of a dB).
+    gain = float((out[outside] * original[outside]).sum() / (original[outside] ** 2).sum())
     np.testing.assert_allclose(out[outside], original[outside] * gain, rtol=1e-4, atol=1e-6)
+    assert 20 * np.log10(gain) == pytest.approx(stats["programme_gain_db"], abs=0.0051)
     assert stats["original"] == "ducked" and stats["duck_db"] == 20.0
+
+
+def test_mix_leaves_the_callers_tracks_as_they_were():
+    dub, original, speech = scene()
+    kept_dub, kept_original = dub.copy(), original.copy()
+    mix(dub, original, FS, speech, SoundtrackConfig())
+    assert np.array_equal(dub, kept_dub) and np.array_equal(original, kept_original)
 
 
 def test_dub_replaces_the_original_voice_at_its_level_and_the_original_is_ducked_under_it():
@@ -272,3 +295,19 @@ def test_the_mix_ducks_under_the_voice_regions_transcribe_found_without_its_own_
     without = mix_dub(store, config=config, **refs)  # silent speech audio: VAD finds no voice there
     assert level(with_regions, 2.1, 2.5) < 0.2 * level(with_regions, 1.5, 1.8)  # ducked 20 dB under the voice
     assert level(without, 2.1, 2.5) == pytest.approx(level(without, 1.5, 1.8), rel=0.05)
+
+
+@pytest.mark.parametrize("rate, channels, seconds", [(48_000, 2, 1.0), (48_000, 2, 1.5), (44_100, 2, 1.0),
+                                                     (48_000, 1, 1.0)])
+def test_the_mix_reads_a_track_as_to_layout_lays_it_out(tmp_path, rate, channels, seconds):
+    """A soundtrack already in the output's layout is read straight into the mix's buffer; any other
+    is resampled and folded: either way the track is the one to_layout makes, cut or padded to length."""
+    from tasks.mix import read_track
+
+    music = np.stack([noise(seconds, -20.0, seed=3, rate=rate), noise(seconds, -20.0, seed=4, rate=rate)], axis=1)
+    sf.write(tmp_path / "s.flac", music, rate, subtype="PCM_24")
+    as_stored, _ = sf.read(tmp_path / "s.flac", dtype="float32", always_2d=True)
+    want = to_layout(as_stored, rate, 48_000, int(1.2 * 48_000), channels)
+    got = read_track(tmp_path / "s.flac", 48_000, int(1.2 * 48_000), channels)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
