@@ -74,6 +74,20 @@ def test_pixels_outside_the_lower_face_stay_bit_identical(track, astronaut, clos
         assert out.dtype == np.uint8 and out.shape == astronaut.shape
 
 
+def test_the_paste_keeps_every_pixel_value_exactly_where_its_mask_is_zero():
+    """The paste (cv2.blendLinear) is trusted to give the frame back bit for bit at weight 0, for
+    every uint8 value and channel, so nothing outside the feathered mask changes."""
+    import cv2
+
+    frame = np.broadcast_to(np.arange(256, dtype=np.uint8)[:, None, None], (256, 5, 3)).copy()
+    pasted = np.random.default_rng(0).integers(0, 256, frame.shape, np.uint8)
+    mask = np.zeros(frame.shape[:2], np.float32)
+    mask[:, 2:] = np.linspace(0.0, 1.0, 3, dtype=np.float32)  # a feathered edge in the same call
+    out = cv2.blendLinear(pasted, frame, mask, 1.0 - mask)
+    np.testing.assert_array_equal(out[:, :3], frame[:, :3])
+    np.testing.assert_array_equal(out[:, -1], pasted[:, -1])
+
+
 def test_the_input_frame_is_not_modified(track, astronaut):
     before = astronaut.copy()
     render(track, astronaut, 1.0)

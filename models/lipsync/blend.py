@@ -73,6 +73,6 @@ def below_nose(pts: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     v = np.array([-u[1], u[0]], np.float32)
     nose = pts[lm.NOSE_BASE]
     ramp = max(float((pts[0] - nose) @ v) / 3.0, 1.0)
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    xs, ys = np.arange(x0, x1, dtype=np.float32)[None, :], np.arange(y0, y1, dtype=np.float32)[:, None]
     b = (xs - nose[0]) * v[0] + (ys - nose[1]) * v[1]
     return np.clip(b / ramp, 0.0, 1.0).astype(np.float32)

@@ -68,8 +68,9 @@ def render_entries(frame: np.ndarray, current: np.ndarray, library: MouthLibrary
         off = blend.colour_offset(pasted_u8, orig, mask)
         if np.abs(off).max() >= 0.5:
             pasted_u8 = cv2.add(pasted_u8.astype(np.int16), tuple(float(o) for o in off) + (0.0,)).clip(0, 255).astype(np.uint8)
+    # Exactly the input where the mask is 0: o * 1 / (1 + 1e-5) rounds back to o for every uint8
+    # (tests/test_embedded_lipsync.py), so no masked copy-back (3 ms a 720p frame) is needed.
     out_crop = cv2.blendLinear(pasted_u8, orig, mask, 1.0 - mask)
-    out_crop[mask <= 0] = orig[mask <= 0]  # exactly the input where the mask is 0
     out = frame.copy()
     out[y0:y1, x0:x1] = out_crop
     return out

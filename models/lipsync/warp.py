@@ -90,7 +90,8 @@ def mesh_map(dst: np.ndarray, src: np.ndarray, box: tuple[int, int, int, int],
     half = np.round((d - 0.5) / 2.0 * 16).astype(np.int32)
     for t in np.flatnonzero(ok):
         cv2.fillConvexPoly(ids, half[t], int(t) + 1, lineType=cv2.LINE_8, shift=4)
-    ys, xs = np.mgrid[0:hh, 0:wh].astype(np.float32) * 2.0 + 0.5
+    xs = np.arange(wh, dtype=np.float32)[None, :] * 2.0 + 0.5  # (1, wh): broadcast, not a grid a frame
+    ys = np.arange(hh, dtype=np.float32)[:, None] * 2.0 + 0.5  # (hh, 1)
     c = [np.take(coef[:, j], ids) for j in range(6)]
     half_x = c[0] * xs + c[1] * ys + c[2]
     half_y = c[3] * xs + c[4] * ys + c[5]
