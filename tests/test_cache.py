@@ -185,3 +185,24 @@ def test_memory_freed_by_a_stage_goes_back_to_the_system(tmp_path):
     release_freed_memory()
     assert rss_mb() < before - 150
     assert len(kept) == 300
+
+
+def test_progress_reaches_the_ui_at_most_once_a_second_and_always_at_the_end(monkeypatch):
+    """A stage reports every frame; the Prefect artifact (a blocking API call each) hears of it at
+    most every second and every 2 %, and once at 100 %."""
+    import prefect.artifacts
+
+    from lipsync_sts import progress
+
+    sent, clock = [], [0.0]
+    monkeypatch.setattr(prefect.artifacts, "update_progress_artifact", lambda _id, progress: sent.append(progress))
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    bar = progress.Progress(1000, "frames")
+    bar._artifact_id = "artifact"  # as inside a task run
+    for _ in range(999):
+        clock[0] += 0.004  # 250 frames/s: 4 s in all
+        bar.update()
+    assert 2 <= len(sent) <= 4 and all(b - a >= 2.0 for a, b in zip(sent, sent[1:]))
+    bar.update()
+    bar.update()  # past the total: the end is reported once
+    assert sent[-1] == 100.0 and sent.count(100.0) == 1
