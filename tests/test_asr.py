@@ -142,6 +142,22 @@ def test_silence_has_no_speech_regions():
     assert speech_regions(np.zeros(SAMPLE_RATE, dtype=np.float32)) == []
 
 
+def test_voice_activity_on_a_long_track_holds_a_window_at_a_time_not_the_track_as_python_floats():
+    import tracemalloc
+
+    from models.asr.vad import speech_probabilities
+
+    audio = (0.05 * np.random.default_rng(0).standard_normal(60 * SAMPLE_RATE)).astype(np.float32)  # 3.8 MB
+    tracemalloc.start()
+    try:
+        probs = speech_probabilities(audio)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(probs) == -(-audio.size // 512)
+    assert peak < 3 * audio.nbytes  # the whole track as a list of floats was ~8x its size
+
+
 @needs_espeak
 def test_speech_regions_cover_the_spoken_part(hindi_wav):
     audio, rate = sf.read(hindi_wav, dtype="float32")
