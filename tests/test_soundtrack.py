@@ -311,3 +311,43 @@ def test_the_mix_reads_a_track_as_to_layout_lays_it_out(tmp_path, rate, channels
     got = read_track(tmp_path / "s.flac", 48_000, int(1.2 * 48_000), channels)
     assert got.dtype == np.float32 and got.shape == want.shape
     np.testing.assert_array_equal(got, want)
+
+
+def _video_with_tone(path, audio_start: float, video_start: float = 0.0, audio_seconds: float = 2.0) -> None:
+    """3 s of 25 fps grey and a 440 Hz tone whose first sample plays at ``audio_start`` seconds."""
+    import fractions
+
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width = v.height = 64
+        v.pix_fmt = "yuv420p"
+        a = c.add_stream("aac", rate=FS)
+        a.layout, a.time_base = "mono", fractions.Fraction(1, FS)
+        for i in range(75):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")
+            frame.pts = i + int(video_start * 25)
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+        tone = sine(audio_seconds, -12.0, 440.0)
+        for k in range(0, len(tone), 1024):
+            frame = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="flt", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = FS, int(audio_start * FS) + k, fractions.Fraction(1, FS)
+            c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+
+
+@pytest.mark.parametrize("audio_start, video_start, heard_from", [(0.6, 0.0, 0.6), (0.0, 0.5, 0.0)])
+def test_the_soundtrack_is_aligned_to_the_picture_and_streamed_to_flac(tmp_path, audio_start, video_start, heard_from):
+    """Audio that starts late is preceded by silence; audio that starts before the first frame is
+    cut there. The FLAC is written a decoded block at a time and holds the same samples."""
+    from tasks.extract_soundtrack import read_soundtrack, write_soundtrack
+
+    video = tmp_path / "v.mp4"
+    _video_with_tone(video, audio_start, video_start, audio_seconds=4.0 if video_start else 2.0)
+    audio, rate = read_soundtrack(video, 3.0)
+    assert rate == FS and audio.shape == (3 * FS, 1)
+    loud = np.flatnonzero(np.abs(audio[:, 0]) > 0.05)
+    assert loud[0] / FS == pytest.approx(heard_from, abs=0.05)  # AAC's priming is trimmed by its pts
+    assert write_soundtrack(video, 3.0, tmp_path / "s.flac") == (FS, 1, 3 * FS)
+    stored, _ = sf.read(tmp_path / "s.flac", dtype="float32", always_2d=True)
+    np.testing.assert_allclose(stored, audio, atol=2 ** -22)
