@@ -636,9 +636,10 @@ def build_table(report: dict) -> list[list[str]]:
                 b_peak, a_peak = _slope(minutes, peaks)
                 per_stage.append(f"{stage} {b_peak:+.0f} (own {_slope(minutes, owns)[0]:+.0f})")
                 projections[stage] = a_peak + b_peak * 10
-        rows.append(["peak RSS growth with video length", "", "", "", _fmt(slope, 1) + "/min", "flat", "",
-                     "MB per minute of video (least squares over the lengths above), whole dub; per stage, "
-                     "peak (own: growth over the stage's start): " + ", ".join(per_stage)])
+        if len(scaling) > 1:  # one length gives no slope
+            rows.append(["peak RSS growth with video length", "", "", "", _fmt(slope, 1) + "/min", "flat", "",
+                         "MB per minute of video (least squares over the lengths above), whole dub; per stage, "
+                         "peak (own: growth over the stage's start): " + ", ".join(per_stage)])
         audio = report.get("audio") or {}
         longest = scaling[-1]
         if audio.get("seconds"):
