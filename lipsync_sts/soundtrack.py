@@ -313,20 +313,16 @@ def mix_tracks(tracks: list, sample_rate: int, speech: list[tuple[float, float]]
     voice_lufs = source_speech_lufs if np.isfinite(source_speech_lufs) else config.target_lufs
     dub_gain = np.float32(10 ** ((voice_lufs - dub_lufs) / 20) if np.isfinite(dub_lufs) else 1.0)
     n = len(dub)
-    if keep_original:
-        out = np.asarray(original, dtype=np.float32)  # mixed in place (chunks: no programme-long temporary)
-        del original
-        ducking = duck_gain(n, sample_rate, speech, config.duck_db, config.duck_ramp_s, config.duck_pad_s)
-        for a in range(0, n, _CHUNK):
+    # Mixed in place into the original's buffer, in chunks: no programme-long temporary.
+    out = np.asarray(original, dtype=np.float32) if keep_original else np.zeros((n, channels), np.float32)
+    ducking = (duck_gain(n, sample_rate, speech, config.duck_db, config.duck_ramp_s, config.duck_pad_s)
+               if keep_original else None)
+    del original
+    for a in range(0, n, _CHUNK):
+        if ducking is not None:
             out[a:a + _CHUNK] *= ducking[a:a + _CHUNK, None]
-            out[a:a + _CHUNK] += (dub[a:a + _CHUNK] * dub_gain)[:, None]
-        del ducking
-    else:
-        del original
-        out = np.empty((n, channels), np.float32)
-        for a in range(0, n, _CHUNK):
-            out[a:a + _CHUNK] = (dub[a:a + _CHUNK] * dub_gain)[:, None]
-    del dub
+        out[a:a + _CHUNK] += (dub[a:a + _CHUNK] * dub_gain)[:, None]
+    del ducking, dub
     mixed_lufs = integrated_loudness(out, sample_rate)
     programme_gain = 10 ** ((config.target_lufs - mixed_lufs) / 20) if np.isfinite(mixed_lufs) else 1.0
     # The limiter's gain is found for the mix at the programme gain, and the loudness it would give
