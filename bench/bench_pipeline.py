@@ -258,9 +258,11 @@ def _child(spec_path: Path) -> None:
 
     def counted_iter_frames(path, *args, **kwargs):
         decoding.passes = getattr(decoding, "passes", []) + [str(path)]
-        for frame in iter_frames(path, *args, **kwargs):
-            decoding.frames = getattr(decoding, "frames", 0) + 1
-            yield frame
+        frames = iter_frames(path, *args, **kwargs)
+        try:
+            yield from frames
+        finally:  # what the decoder produced: fewer than the frames given where it sought past some
+            decoding.frames = getattr(decoding, "frames", 0) + frames.decoded
 
     media.iter_frames = counted_iter_frames
 
@@ -625,6 +627,15 @@ def build_table(report: dict) -> list[list[str]]:
                          _fmt(s["duration"] / s["flow_s"], 2), "", _fmt(s["peak_mb"], 0), "", "",
                          f"per stage, peak (+ over its start) MB: {per}; between stages "
                          f"{s.get('between_mb') or 0:.0f} MB; process before the dub {s['rss_before_mb']:.0f} MB"])
+            if s.get("frames"):  # runs recorded before stage times and decoded frames were kept lack them
+                timed = ", ".join(f"{k} {v['seconds']:.0f}" for k, v in s["stages"].items() if v["seconds"] >= 1)
+                decoded = sum(v["decoded"] for v in s["stages"].values())
+                rows.append([f"time and decoding, dub of {s['duration']:g} s {s['width']}×{s['height']}",
+                             _fmt(s["flow_s"]), _fmt(s["duration"] / s["flow_s"], 2), "", "", "", "",
+                             f"seconds per stage (side by side as in the flow): {timed}; {decoded} frames decoded "
+                             f"= {decoded / s['frames']:.1f}× the input's ("
+                             + ", ".join(f"{k} {v['decoded']}" for k, v in s["stages"].items() if v["decoded"])
+                             + ")"])
         minutes = [s["duration"] / 60 for s in scaling]
         slope, base = _slope(minutes, [s["peak_mb"] for s in scaling])
         projections = {"whole dub": base + slope * 10}
@@ -854,9 +865,12 @@ def main(argv: list[str] | None = None) -> dict:
             stages: dict[str, dict] = {}
             for s in r["stages"]:
                 own = max(0.0, s["peak_mb"] - s["start_mb"])
-                old = stages.get(s["stage"], {"peak": 0.0, "own": 0.0})
-                stages[s["stage"]] = {"peak": max(old["peak"], s["peak_mb"]), "own": max(old["own"], own)}
+                old = stages.get(s["stage"], {"peak": 0.0, "own": 0.0, "seconds": 0.0, "decoded": 0})
+                stages[s["stage"]] = {"peak": max(old["peak"], s["peak_mb"]), "own": max(old["own"], own),
+                                      "seconds": old["seconds"] + s["seconds"],
+                                      "decoded": old["decoded"] + s.get("decoded_frames", 0)}
             report["scaling"].append({"duration": r["duration"], "width": r["width"], "height": r["height"],
+                                      "frames": r["frames"],
                                       "flow_s": r["flow_s"], "peak_mb": r["peak_mb"],
                                       "rss_before_mb": r["rss_before_mb"],
                                       "between_mb": r.get("between_mb"),

@@ -23,8 +23,9 @@ def write_dub_preview(store: ArtifactStore, input_video: str, output_video: str,
     series = store.read_json(evaluation_ref)["series"]
     frames = [i for i in preview_frames(len(track)) if track.present[i]]
     wanted = set(frames)
-    inputs = [f for i, f in enumerate(media.iter_frames(input_video)) if i in wanted]
-    outputs = [f for i, f in enumerate(media.iter_frames(output_video)) if i in wanted]
+    # A handful of frames: only they are converted, and the decoder seeks past the groups between.
+    inputs = [f for f in media.iter_frames(input_video, only=wanted) if f is not None]
+    outputs = [f for f in media.iter_frames(output_video, only=wanted) if f is not None]
     strip = preview_strip(inputs, outputs, [track.landmarks[i] for i in frames],
                           _series(series["opening"]), _series(series["envelope"]), frames)
     write_preview(out_png, strip)

@@ -63,8 +63,11 @@ def fit_dub_timing(store: ArtifactStore, clips: ArtifactRef, segments: ArtifactR
     fit_config = config.timing.model_copy(update={"sample_rate": rate})
     track, report, used = timing.fit_with_resynthesis(audio, rate, slots, float(video.meta["duration"]),
                                                       fit_config, resynthesize)
-    final_f0 = (voice.median_f0(np.concatenate(used), rate, max_seconds=30.0)
-                if source_f0 and used else None)
+    # The pitch of the speech used, measured again only where a shift or a re-synthesis changed it
+    # (pYIN over up to 30 s of speech: ~0.3 s).
+    unchanged = ratio == 1.0 and all(r.get("rate_factor", 1.0) == 1.0 for r in report)
+    final_f0 = dub_f0 if unchanged else (voice.median_f0(np.concatenate(used), rate, max_seconds=30.0)
+                                         if source_f0 and used else None)
     voice_report = {"source_f0_hz": source_f0, "synthesised_f0_hz": dub_f0, "pitch_shift": ratio,
                     "dub_f0_hz": final_f0, "voice_variant": voice_ref.meta.get("voice_variant") if voice_ref else None,
                     "pitch": voice_ref.meta.get("pitch") if voice_ref else None}

@@ -121,3 +121,62 @@ def test_an_error_while_decoding_ahead_reaches_the_consumer():
     assert next(frames) == 1
     with pytest.raises(UserInputError, match="corrupt part-way"):
         next(frames)
+
+
+def encode_wipe(path, n_frames, keyframe_every, pts=None, container_format=None):
+    """A wipe encoded by x264 with B-frames and a keyframe every ``keyframe_every`` frames;
+    ``pts``: each frame's timestamp in milliseconds (variable frame rate), default 40 ms apart."""
+    import av
+
+    with av.open(str(path), "w", format=container_format) as out:
+        stream = out.add_stream("libx264", rate=25, options={"g": str(keyframe_every), "bf": "2"})
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = __import__("fractions").Fraction(1, 1000)
+        for i in range(n_frames):
+            image = np.zeros((64, 96, 3), np.uint8)
+            image[:, : (i * 96) // n_frames] = 200
+            image[0, 0] = i  # every frame different, even where the wipe moves less than a pixel
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = pts[i] if pts is not None else 40 * i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _same_frames_as_a_full_decode(path, only):
+    full = list(media.iter_frames(path))
+    frames = media.iter_frames(path, only=only)
+    sparse = list(frames)
+    assert len(sparse) == len(full)
+    for i, (a, b) in enumerate(zip(sparse, full)):
+        if i in only:
+            assert a is not None and np.array_equal(a, b), f"frame {i} differs"
+        else:
+            assert a is None
+    return frames.decoded
+
+
+def test_a_few_wanted_frames_of_a_long_video_are_read_without_decoding_the_groups_between(tmp_path):
+    clip = encode_wipe(tmp_path / "gop.mp4", n_frames=300, keyframe_every=30)
+    wanted = {5, 95, 96, 181, 299}
+    decoded = _same_frames_as_a_full_decode(clip, wanted)
+    # Each wanted frame costs at most the frames from its group's keyframe: far fewer than 300.
+    assert decoded < 150
+
+
+def test_frames_of_a_variable_frame_rate_video_are_placed_by_their_timestamps(tmp_path):
+    rng = np.random.default_rng(0)
+    pts = np.cumsum(rng.integers(20, 90, 200)).tolist()
+    clip = encode_wipe(tmp_path / "vfr.mp4", n_frames=200, keyframe_every=25, pts=pts)
+    assert _same_frames_as_a_full_decode(clip, {0, 60, 61, 140, 199}) < 200
+
+
+def test_wanted_frames_of_a_stream_without_timestamps_are_decoded_in_order(tmp_path):
+    # A raw H.264 stream carries no timestamps to seek by: every frame is decoded, none misplaced.
+    clip = encode_wipe(tmp_path / "raw.h264", n_frames=90, keyframe_every=10, container_format="h264")
+    assert _same_frames_as_a_full_decode(clip, {3, 50, 88}) == 90
+
+
+def test_dense_wanted_frames_decode_each_frame_once_up_to_the_last_wanted(tmp_path):
+    clip = encode_wipe(tmp_path / "gop.mp4", n_frames=120, keyframe_every=30)
+    assert _same_frames_as_a_full_decode(clip, set(range(0, 118, 3))) == 118  # frames 0..117, the last wanted
