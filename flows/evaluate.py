@@ -15,7 +15,7 @@ import soundfile as sf
 from prefect import flow
 from pydantic import BaseModel
 
-from lipsync_sts import media
+from lipsync_sts import media, remote
 from lipsync_sts.cache import RunLog
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.evaluation import EvaluationConfig
@@ -38,7 +38,11 @@ class EvaluatedVideo(BaseModel):
 def audio_artifact(store: ArtifactStore, path: str | Path) -> ArtifactRef:
     """Any audio or video file's first audio track as a 16 kHz wav in the store (content-addressed,
     so the same audio given again keys the same evaluation)."""
-    audio = media.read_audio(path, SAMPLE_RATE)
+    local = remote.readable(path)
+    try:
+        audio = media.read_audio(local, SAMPLE_RATE)
+    except UserInputError as exc:  # it names the local copy of a URL: name the URL
+        raise remote.naming(path, local, exc) from None
     if audio.size == 0:
         raise UserInputError(f"audio {path} is empty; give a file with speech")
     with tempfile.TemporaryDirectory() as tmp:

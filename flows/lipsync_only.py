@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect import flow
 from pydantic import BaseModel, Field
 
-from lipsync_sts import media
+from lipsync_sts import media, remote
 from lipsync_sts.cache import RunLog
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.store import ArtifactRef, ArtifactStore, export_file
@@ -54,7 +54,8 @@ def lipsync_flow(video: str, audio: str, output: str, store_url: str | None = No
     ``mouth_library``: another recording of the same person to take mouth appearance from (a short
     input gains a richer library)."""
     for path, what in ((video, "video"), (audio, "audio"), (mouth_library, "mouth library")):
-        if path is not None and not Path(path).is_file():
+        # A URL (s3://...) is checked where it is fetched, with a message that names it.
+        if path is not None and not remote.is_remote(path) and not Path(path).is_file():
             raise UserInputError(f"{what} {path} does not exist or is not a file; check the path")
     options = options or LipSyncOptions()
     store, log = ArtifactStore(store_url), RunLog()

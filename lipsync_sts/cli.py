@@ -278,7 +278,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from lipsync_sts import media
 
-    media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+    from lipsync_sts.remote import is_remote
+
+    if not is_remote(args.input):  # s3://...: the ingest stage fetches, probes and checks it
+        media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
     from flows.evaluate import evaluate_videos
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -336,7 +339,10 @@ def run_lipsync(args: argparse.Namespace) -> int:
 
     from lipsync_sts.validation import check_limits, check_writable
 
-    check_limits(args.input, media.probe(args.input).duration)
+    from lipsync_sts.remote import is_remote
+
+    if not is_remote(args.input):  # s3://...: the ingest stage fetches, probes and checks it
+        check_limits(args.input, media.probe(args.input).duration)
     check_writable(args.output)
     from flows.lipsync_only import LipSyncOptions, lipsync_flow
     from models.face import FaceTrackConfig

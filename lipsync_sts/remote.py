@@ -104,3 +104,14 @@ def local_copy(url: str) -> Path:
     if (folder / name).is_file() and (folder / name).stat().st_size == size:
         return folder / name
     return download(url, folder)
+
+
+def readable(value: str | os.PathLike) -> Path:
+    """A local file with the contents of ``value``: the path itself, or for a URL its local copy
+    (for the readers that need a real file: an audio track given to ``lipsync`` or ``evaluate``)."""
+    return local_copy(str(value)) if is_remote(value) else Path(value)
+
+
+def naming(url: str | os.PathLike, local: Path, error: UserInputError) -> UserInputError:
+    """``error`` about the local copy ``local``, rewritten to name the URL the user gave."""
+    return UserInputError(str(error).replace(str(local), str(url)))

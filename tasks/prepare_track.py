@@ -14,7 +14,7 @@ import numpy as np
 from scipy.io import wavfile
 from pydantic import BaseModel
 
-from lipsync_sts import media
+from lipsync_sts import media, remote
 from lipsync_sts.cache import stage
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.store import ArtifactRef, ArtifactStore
@@ -36,7 +36,11 @@ def frames_needed(video_frames: int, fps: float, audio_seconds: float, config: P
 
 def prepare_speech_track(store: ArtifactStore, source: SourceFile, video: ArtifactRef,
                          config: PrepareTrackConfig) -> ArtifactRef:
-    audio = media.read_audio(source.path, config.sample_rate)
+    local = remote.readable(source.path)
+    try:
+        audio = media.read_audio(local, config.sample_rate)
+    except UserInputError as exc:  # it names the local copy of a URL: name the URL
+        raise remote.naming(source.path, local, exc) from None
     if audio.size == 0 or float(np.abs(audio).max()) < 1e-4:
         raise UserInputError(f"audio {source.path} is empty or silent; give a file with speech")
     fps = float(video.meta["fps"])

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from lipsync_sts import media
 from lipsync_sts.demo import build_sample_video
+from tests.test_s3_store import s3_endpoint  # noqa: F401 - the moto S3 server fixture
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +107,29 @@ def test_tts_phonemes_are_placed_where_fit_timing_put_each_clip(tmp_path):
     dub = store.put_bytes(b"dub", suffix=".wav", meta={"timing": [{"index": 0, "dub_start": 2.0, "dub_end": 2.8}]})
     assert dub_phonemes(store, speech_ref, dub) == [(2.0, 2.4, "m"), (2.4, 2.8, "a")]  # sped up 1.25x
     assert dub_phonemes(store, None, dub) is None
+
+
+def test_a_video_and_a_track_in_a_bucket_are_fetched_lip_synced_and_measured(prefect_api, s3_endpoint, capsys,
+                                                                              face_clip, tmp_path, monkeypatch):
+    import fsspec
+
+    from lipsync_sts.cli import main
+
+    monkeypatch.setenv("LIPSYNC_STS_CACHE", str(tmp_path / "cache"))
+    fs = fsspec.filesystem("s3")
+    fs.put_file(str(face_clip), "lipsync-bucket/talks/face.mp4")
+    n = media.probe(face_clip).n_frames
+    fs.put_file(str(speech(tmp_path / "s.wav", n / 25)), "lipsync-bucket/talks/speech.wav")
+    video, track = "s3://lipsync-bucket/talks/face.mp4", "s3://lipsync-bucket/talks/speech.wav"
+    store = str(tmp_path / "store")
+
+    assert main(["lipsync", video, track, "-o", str(tmp_path / "out.mp4"), "--store", store]) == 0
+    assert media.probe(tmp_path / "out.mp4").n_frames == n
+    assert main(["evaluate", video, "--audio", track, "--json", "--store", store]) == 0
+    assert '"audio": "speech.wav"' in capsys.readouterr().out
+
+    assert main(["lipsync", video, "s3://lipsync-bucket/talks/absent.wav", "-o", str(tmp_path / "o.mp4"),
+                 "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "s3://lipsync-bucket/talks/absent.wav does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "o.mp4").exists()
