@@ -217,9 +217,10 @@ def _decode_frames(path: str | os.PathLike, only: set[int] | None, size: tuple[i
 def _frame_timeline(container: av.container.InputContainer,
                     stream: av.VideoStream) -> tuple[np.ndarray, np.ndarray] | None:
     """(pts of every frame in presentation order, the indices of the keyframes among them), from
-    one pass of the demuxer (no decoding: 0.14 s for 10 minutes of 1080p, which take 33 s to decode). None where timestamps cannot
-    index the frames (a pts missing or repeated, a packet the decoder would drop, a first frame
-    that is not a keyframe): the frames are then decoded one after another."""
+    one pass of the demuxer (no decoding: 0.14 s for 10 minutes of 1080p, which take 33 s to
+    decode). None where timestamps cannot index the frames (a pts missing or repeated, a packet the
+    decoder would drop, a first frame that is not a keyframe): the frames are then decoded one
+    after another."""
     pts, key = [], []
     for packet in container.demux(stream):
         if not packet.size:

@@ -49,7 +49,7 @@ def ingest_video(store: ArtifactStore, source: SourceFile) -> ArtifactRef:
         try:
             info = media.probe(local)
         except UserInputError as exc:  # it names the local copy: name the URL the user gave
-            raise UserInputError(str(exc).replace(str(local), source.path)) from None
+            raise remote.naming(source.path, local, exc) from None
         validation.check_duration(source.path, info.duration)
         return store.put_file(local, kind="video", meta=info.model_dump())
 
