@@ -115,8 +115,8 @@ class MouthLibrary:
         """Library from a video file and its face track (made by the track_faces stage)."""
         from lipsync_sts import media
 
-        # Only the kept frames are converted to RGB (at most max_entries of them; the others are
-        # decoded, as H.264 needs, and skipped).
+        # Only the kept frames are converted to RGB (at most max_entries of them); the decoder
+        # seeks past the groups of pictures that hold none of them (media.iter_frames).
         wanted = set(choose_frames(track, config).tolist())
         return cls.from_frames(media.iter_frames(path, only=wanted), track, config)
 
