@@ -165,7 +165,9 @@ def run_dub(args: argparse.Namespace) -> int:
 
     if args.preview and not args.evaluate:
         raise UserInputError("--preview draws the output's measured lips: drop --no-evaluate to use it")
-    options = DubOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args), evaluate=args.evaluate,
+    # --debug-faces draws the detector's score per frame (drift shows as a weak frame): only then is it computed.
+    face = FaceTrackConfig(face=args.face, score_with_detector=bool(args.debug_faces))
+    options = DubOptions(face=face, lipsync=lipsync_config(args), evaluate=args.evaluate,
                          **_speech_options(args))  # issue 7: speech backends
     result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
                  store_url=args.store, transcript=args.transcript, translations=translations,

@@ -31,10 +31,17 @@ def grey(h: int = 240, w: int = 320) -> np.ndarray:
 def test_a_face_is_found_in_every_frame_of_a_still_photo_clip(still_track):
     assert still_track.present.all()
     assert np.isfinite(still_track.landmarks).all()
-    assert (still_track.confidence > 0.5).all()
+    assert (still_track.confidence == 1).all()  # no detector score asked for: the mesh's face counts
     assert still_track.size == (512, 512) and still_track.fps == 25.0
     x0, y0, x1, y1 = still_track.boxes[0]
     assert 150 < x0 < x1 < 300 and 40 < y0 < y1 < 220  # the astronaut's face, upper middle
+
+
+def test_asked_for_it_the_detector_scores_each_tracked_face(astronaut):
+    scored = track_faces([astronaut] * 3, 25.0, FaceTrackConfig(score_with_detector=True))
+    unscored = track_faces([astronaut] * 3, 25.0, FaceTrackConfig())
+    assert (scored.confidence > 0.5).all() and (scored.confidence < 1).all()
+    np.testing.assert_array_equal(scored.landmarks, unscored.landmarks)  # the score changes nothing else
 
 
 def test_landmarks_are_full_resolution_pixels_whatever_the_detection_width(astronaut, still_track):

@@ -1,8 +1,9 @@
 """Face detectors/landmarkers behind one small interface, each seeing upright downscaled frames.
 
 - ``mediapipe`` (default): the 478-point face mesh in tracking mode (its detector runs only when a
-  face is lost, otherwise the mesh follows the previous landmarks), plus the BlazeFace detector on
-  every frame for a calibrated score. Weights ship inside the mediapipe 0.10.21 wheel.
+  face is lost, otherwise the mesh follows the previous landmarks), plus, where asked
+  (``score_with_detector``), the BlazeFace detector on every frame for a calibrated score.
+  Weights ship inside the mediapipe 0.10.21 wheel.
 - ``face_alignment``: S3FD boxes + FAN 68 points, mapped onto the 478-point template by a
   thin-plate spline (exact at the 68 points, interpolated between them). Its weights are
   downloaded by the library on first use, so here they are only *looked up*; a clear error says
