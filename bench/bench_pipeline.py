@@ -81,8 +81,8 @@ TAMIL_TEXT = ["வணக்கம், இன்று நாம் ஒரு ப
 FPS = 25
 AUDIO_RATE = 48_000
 INPUT_VERSION = 2  # bump when the input recipe changes: cached inputs are keyed by it
-FRAME_STAGES = {"ingest", "track_faces", "lipsync", "mux", "evaluate"}  # stages that decode or copy every frame
-SCALING_STAGES = ("track_faces", "lipsync", "mux", "evaluate", "mix", "transcribe")
+FRAME_STAGES = {"ingest", "track_faces", "lipsync", "mux"}  # stages that decode or copy every frame
+SCALING_STAGES = ("track_faces", "lipsync", "mux", "check_images", "evaluate", "mix", "transcribe")
 
 GOAL_RTF = 1.5
 GOAL_RERUN = 0.05

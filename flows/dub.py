@@ -29,7 +29,7 @@ from models.face import FaceTrackConfig
 from models.mt import MtConfig
 from models.tts import TtsConfig
 from lipsync_sts import media
-from tasks.evaluate import EvaluateConfig, evaluate_stage
+from tasks.evaluate import EvaluateConfig, check_images_stage, evaluate_stage
 from tasks.extract_audio import ExtractAudioConfig, extract_audio
 from tasks.fit_timing import FitTimingConfig, fit_timing
 from tasks.ingest import SourceFile, ingest
@@ -128,6 +128,7 @@ DOWNSTREAM: dict[str, tuple[str, ...]] = {
     "lipsync": ("mux",),
     "mux": (),
     "evaluate": (),
+    "check_images": (),
 }
 
 
@@ -239,13 +240,18 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         def measure() -> ArtifactRef:
             # The lip-synced frames are the output's picture: mux copies their packets as they are,
             # so they are measured while mux runs. Measured: the output's lips against the dub, and
-            # its frames against the input's.
+            # its frames against the input's. The frame checks need no track of the output: they
+            # run beside its tracking, which leaves part of a core idle (~1 s of a 30-s dub).
             measured = frames.model_copy(update={"meta": {**frames.meta, "source": str(paths[target]),
                                                           **media.probe(store.local_path(frames)).model_dump()}})
-            out_track = call(track_faces, target, video=measured, audio=dub_audio,
-                             config=TrackFacesConfig.for_measuring(options.face, track_ref.meta.get("speaker")))
-            return call(evaluate_stage, target, video=measured, track=out_track, audio=dub_audio,
-                        config=EvaluateConfig(audio_label="dub"), input_video=video_ref, input_track=track_ref)
+            config = EvaluateConfig(audio_label="dub")
+            out_track, images = log.together(
+                lambda: call(track_faces, target, video=measured, audio=dub_audio,
+                             config=TrackFacesConfig.for_measuring(options.face, track_ref.meta.get("speaker"))),
+                lambda: call(check_images_stage, target, video=measured, input_video=video_ref, input_track=track_ref,
+                             config=config))
+            return call(evaluate_stage, target, video=measured, track=out_track, audio=dub_audio, config=config,
+                        images=images)
 
         final, evaluation = log.together(
             lambda: call(mux, target, frames=frames, dub=mixed, config=options.mux),  # issue 8: the mix, not the bare dub

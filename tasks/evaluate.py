@@ -19,7 +19,7 @@ import lipsync_sts.evaluation
 import models.syncnet
 from lipsync_sts import media
 from lipsync_sts.cache import stage
-from lipsync_sts.evaluation import Evaluation, EvaluationConfig, evaluate
+from lipsync_sts.evaluation import Evaluation, EvaluationConfig, ImageChecks, compare_to_input, evaluate
 from lipsync_sts.evaluation.evaluate import SAMPLE_RATE
 from lipsync_sts.evaluation.report import render_html
 from lipsync_sts.store import ArtifactRef, ArtifactStore
@@ -44,7 +44,8 @@ def load_audio(store: ArtifactStore, audio: ArtifactRef) -> np.ndarray:
 def evaluate_artifacts(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, audio: ArtifactRef,
                        config: EvaluateConfig, input_video: ArtifactRef | None = None,
                        input_track: ArtifactRef | None = None, syncnet: ArtifactRef | None = None,
-                       reference_video: ArtifactRef | None = None, reference_track: ArtifactRef | None = None) -> ArtifactRef:
+                       reference_video: ArtifactRef | None = None, reference_track: ArtifactRef | None = None,
+                       images: ArtifactRef | None = None) -> ArtifactRef:
     result = evaluate(store.local_path(video), FaceTrack.load(store.local_path(track)), load_audio(store, audio),
                       audio_label=config.audio_label,
                       input_video=store.local_path(input_video) if input_video else None,
@@ -52,6 +53,7 @@ def evaluate_artifacts(store: ArtifactStore, video: ArtifactRef, track: Artifact
                       syncnet=store.local_path(syncnet) if syncnet else None,
                       reference_video=store.local_path(reference_video) if reference_video else None,
                       reference_track=FaceTrack.load(store.local_path(reference_track)) if reference_track else None,
+                      images=ImageChecks.model_validate(store.read_json(images)) if images else None,
                       config=config.evaluation)
     if result.reference and reference_video is not None:
         result.reference.reference = str(reference_video.meta.get("source") or result.reference.reference)
@@ -65,10 +67,23 @@ def evaluate_artifacts(store: ArtifactStore, video: ArtifactRef, track: Artifact
 def evaluate_stage(store_url: str, video: ArtifactRef, track: ArtifactRef, audio: ArtifactRef, config: EvaluateConfig,
                    input_video: ArtifactRef | None = None, input_track: ArtifactRef | None = None,
                    syncnet: ArtifactRef | None = None, reference_video: ArtifactRef | None = None,
-                   reference_track: ArtifactRef | None = None) -> ArtifactRef:
-    """``reference_video``/``reference_track``: a real video of the same frames (reconstruction)."""
+                   reference_track: ArtifactRef | None = None, images: ArtifactRef | None = None) -> ArtifactRef:
+    """``reference_video``/``reference_track``: a real video of the same frames (reconstruction);
+    ``images``: the check_images stage's result, in place of ``input_video``."""
     return evaluate_artifacts(ArtifactStore(store_url), video, track, audio, config, input_video, input_track, syncnet,
-                              reference_video, reference_track)
+                              reference_video, reference_track, images)
+
+
+@stage("check_images", version="1", code=(lipsync_sts.evaluation, media))
+def check_images_stage(store_url: str, video: ArtifactRef, input_video: ArtifactRef, input_track: ArtifactRef,
+                       config: EvaluateConfig) -> ArtifactRef:
+    """The evaluation's image checks of ``video`` against the ``input_video`` it was made from
+    (PSNR and SSIM outside the lower face, mouth sharpness), as their own stage: they need no
+    track of ``video``, so the dub runs them beside the output's face tracking."""
+    store = ArtifactStore(store_url)
+    checks = compare_to_input(store.local_path(video), store.local_path(input_video),
+                              FaceTrack.load(store.local_path(input_track)), config.evaluation.images)
+    return store.put_json(checks.model_dump(mode="json"), kind="image-checks")
 
 
 def load_evaluation(store: ArtifactStore, ref: ArtifactRef) -> Evaluation:

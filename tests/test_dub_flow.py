@@ -53,9 +53,11 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     assert mouth_motion(sample_clip, (200, 150, 290, 210)) < 0.5
     assert mouth_motion(out, (200, 150, 290, 210)) > 1.0
     assert mouth_motion(out, (180, 40, 300, 90)) < 0.5
-    # 11 + extract_soundtrack, match_voice and mix (issue 8) + mouth_library (issue 11)
-    assert len(first.stages) == 15 and not any(s["cached"] for s in first.stages)
-    assert {s["stage"] for s in first.stages} >= {"mouth_library", "track_faces", "lipsync", "evaluate"}
+    # 11 + extract_soundtrack, match_voice and mix (issue 8) + mouth_library and check_images (issue 11)
+    assert len(first.stages) == 16 and not any(s["cached"] for s in first.stages)
+    assert {s["stage"] for s in first.stages} >= {"mouth_library", "track_faces", "lipsync", "check_images", "evaluate"}
+    metrics = first.outputs[0].metrics  # the frame checks, made beside the output's tracking, reach the report
+    assert metrics["psnr_outside_mouth"] > 30 and metrics["ssim_outside_mouth"] > 0.9
 
     # The report a person reads in the Prefect UI: outputs, transcript next to translation, timing.
     from flows.dub import DubRequest, summary_markdown
@@ -98,5 +100,5 @@ def test_dub_runs_end_to_end_then_reruns_from_cache(prefect_api, sample_clip, tm
     more = dub(video=str(sample_clip), source="hi", targets=["ur", "ta"], output=str(out), store_url=store,
                translations={"ta": str(tamil)})
     assert ran(more) == {"translate[ta]", "synthesize[ta]", "fit_timing[ta]", "lipsync[ta]", "mux[ta]",
-                         "track_faces[ta]", "evaluate[ta]", "match_voice[ta]", "mix[ta]"}
+                         "track_faces[ta]", "check_images[ta]", "evaluate[ta]", "match_voice[ta]", "mix[ta]"}
     assert (tmp_path / "out" / "speaker.ta.mp4").exists() and (tmp_path / "out" / "speaker.ur.mp4").exists()

@@ -185,7 +185,7 @@ class TestImageChecks:
         g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (before, after))
         _, ssim_full = structural_similarity(g0, g1, data_range=255, full=True)
         assert mse == pytest.approx(expected_mse, rel=1e-9)
-        assert ssim == pytest.approx(ssim_full[outside].mean(), rel=1e-9)
+        assert ssim == pytest.approx(ssim_full[outside].mean(), rel=1e-6)  # float32 maps: see ssim_map
 
     def test_frames_of_another_size_are_not_compared(self):
         before = self.frames(2)

@@ -3,11 +3,11 @@ LSE-D/LSE-C where the user has ``syncnet_v2.model``, image checks against the in
 lip shape against a real reference video (reconstruction), and a report.
 """
 
-from .evaluate import Evaluation, EvaluationConfig, evaluate
+from .evaluate import Evaluation, EvaluationConfig, compare_to_input, evaluate
 from .image_checks import ImageCheckConfig, ImageChecks, check_images
 from .reconstruction import ReconstructionConfig, ReconstructionScore, compare_to_reference
 from .sync_score import SyncScore, SyncScoreConfig, score_sync
 
 __all__ = ["Evaluation", "EvaluationConfig", "ImageCheckConfig", "ImageChecks", "ReconstructionConfig",
            "ReconstructionScore", "compare_to_reference", "SyncScore",
-           "SyncScoreConfig", "check_images", "evaluate", "score_sync"]
+           "SyncScoreConfig", "check_images", "compare_to_input", "evaluate", "score_sync"]

@@ -65,11 +65,13 @@ class Evaluation(BaseModel):
 def evaluate(video: str | os.PathLike, track: FaceTrack, audio: np.ndarray, *, audio_label: str = "own",
              input_video: str | os.PathLike | None = None, input_track: FaceTrack | None = None,
              syncnet: str | os.PathLike | None = None, reference_video: str | os.PathLike | None = None,
-             reference_track: FaceTrack | None = None, config: EvaluationConfig = EvaluationConfig()) -> Evaluation:
+             reference_track: FaceTrack | None = None, images: ImageChecks | None = None,
+             config: EvaluationConfig = EvaluationConfig()) -> Evaluation:
     """Evaluate ``video`` (its face ``track``) against ``audio`` (mono, 16 kHz, from frame 0).
 
     ``input_video``: the video the output was made from (same frame count and size), for the
-    image checks, measured on ``input_track``'s geometry (default: ``track``).
+    image checks, measured on ``input_track``'s geometry (default: ``track``); ``images``: those
+    checks already made (:func:`compare_to_input`), in place of ``input_video``.
     ``syncnet``: path of ``syncnet_v2.model`` for LSE-D/LSE-C.
     ``reference_video`` (with its ``reference_track``): the real video of the same frames, for
     the lip-shape measures of reconstruction.py (LMD, opening/width correlation, closures, pop).
@@ -83,12 +85,10 @@ def evaluate(video: str | os.PathLike, track: FaceTrack, audio: np.ndarray, *, a
         series={"opening": _listed(opening), "envelope": _listed(envelope)})
     if syncnet is not None:
         result.lse = _lse(video, track, audio, syncnet, config)
-    if input_video is not None:
-        geometry = input_track or track
-        # Only the sampled frames are converted to RGB: the checks look at 40 of them.
-        sample = sampled_frames(len(geometry.landmarks), config.images)
-        result.images = check_images(media.iter_frames(input_video, only=sample), media.iter_frames(video, only=sample),
-                                     geometry.landmarks, geometry.present, config.images)
+    if images is not None:
+        result.images = images
+    elif input_video is not None:
+        result.images = compare_to_input(video, input_video, input_track or track, config.images)
     if reference_video is not None:
         if reference_track is None:
             raise ValueError("reference_video needs its reference_track")
@@ -97,6 +97,17 @@ def evaluate(video: str | os.PathLike, track: FaceTrack, audio: np.ndarray, *, a
                                                 config.reconstruction)
         result.series["reference_opening"] = _listed(reference_track.mouth_opening())
     return result
+
+
+def compare_to_input(video: str | os.PathLike, input_video: str | os.PathLike, input_track: FaceTrack,
+                     config: ImageCheckConfig = ImageCheckConfig()) -> ImageChecks:
+    """The image checks of ``video`` against the ``input_video`` it was made from, on the input's
+    geometry. Needs no track of ``video``, so a flow runs it beside the tracking of the output."""
+    # Only the sampled frames are converted to RGB (the checks look at 40), and the decoder
+    # seeks past the groups of pictures that hold none of them.
+    sample = sampled_frames(len(input_track.landmarks), config)
+    return check_images(media.iter_frames(input_video, only=sample), media.iter_frames(video, only=sample),
+                        input_track.landmarks, input_track.present, config)
 
 
 def _lse(video, track: FaceTrack, audio: np.ndarray, weights, config: EvaluationConfig) -> dict:

@@ -65,11 +65,13 @@ def lower_face_region(points: np.ndarray, shape: tuple[int, int],
 def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, win_size: int = 7) -> np.ndarray:
     """(H, W) SSIM of two grey images: skimage.metrics.structural_similarity(a, b, full=True)'s
     map (7x7 uniform window, sample covariance, K1 0.01, K2 0.03, reflected borders), computed
-    with OpenCV box filters: 15 ms instead of 90 ms on a 720p frame."""
-    x, y = a.astype(np.float64), b.astype(np.float64)
+    with OpenCV box filters in float32: 12 ms on a 720p frame, against 30 ms in float64 and 90 ms
+    with skimage. float32 moves a pixel's SSIM by at most ~3e-4 and a frame's mean by ~1e-6
+    (c2 = 58.5 outweighs the rounding of E[x²] - E[x]²); the checks report 4 decimals."""
+    x, y = a.astype(np.float32), b.astype(np.float32)
 
     def mean(img: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(img, cv2.CV_64F, (win_size, win_size), borderType=cv2.BORDER_REFLECT)
+        return cv2.boxFilter(img, cv2.CV_32F, (win_size, win_size), borderType=cv2.BORDER_REFLECT)
 
     ux, uy = mean(x), mean(y)
     cov_norm = win_size**2 / (win_size**2 - 1)
@@ -118,7 +120,7 @@ def frame_checks(before: np.ndarray, after: np.ndarray, points: np.ndarray | Non
     if inside.any():
         squared -= cv2.norm(before[box], after[box], cv2.NORM_L2SQR, mask=mask)
     ssim = ssim_map(g0, g1)
-    ssim_outside = float(ssim.sum() - ssim[box][inside].sum()) / n_outside
+    ssim_outside = float(ssim.sum(dtype=np.float64) - ssim[box][inside].sum(dtype=np.float64)) / n_outside
     return squared / (3 * n_outside), ssim_outside, ratio
 
 
