@@ -41,7 +41,9 @@ mux, evaluation. --quick (and a missing testdata folder) uses a still portrait (
 astronaut) speaking espeak-ng Hindi instead.
 
 Timings on a shared machine are noisy: the ratios in one run (rerun / first, ours / public) are the
-numbers to compare; rerun the whole script on a quiet machine for absolute figures.
+numbers to compare; rerun the whole script on a quiet machine for absolute figures. The first
+dub's RTF is the median of --first-runs dubs (default 3), each in a fresh store and its own
+process: one run of the same code on this VM ranges over about ±0.15 RTF.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -584,12 +587,17 @@ def build_table(report: dict) -> list[list[str]]:
     rows += stage_rows(first)
     rows.append(decode_row(first, _verdict))
     dur = first["duration"]
-    rtf = first["flow_s"] / dur
-    rows.append(["dub first run (fresh store), RTF", _fmt(first["flow_s"]), _fmt(dur / first["flow_s"], 2), "",
+    # The goal is judged on the median first dub (fresh store each); the rows above are the first one's.
+    firsts = report.get("first_flow_s") or [first["flow_s"]]
+    median_s = statistics.median(firsts)
+    rtf = median_s / dur
+    runs = (f"median of {len(firsts)} fresh-store dubs, RTF each: "
+            + ", ".join(f"{t / dur:.2f}" for t in firsts) + "; ") if len(firsts) > 1 else ""
+    rows.append(["dub first run (fresh store), RTF", _fmt(median_s), _fmt(dur / median_s, 2), "",
                  _fmt(first["peak_mb"], 0), f"RTF ≤ {GOAL_RTF} (30-s 720p, 1 language)",
                  _verdict(rtf <= GOAL_RTF),
-                 f"RTF {rtf:.2f}; " + (f"one process for all dubs: {first['process_s']:.1f} s" if quick else
-                                       f"process {first['process_s']:.1f} s incl. imports and Prefect start")])
+                 f"RTF {rtf:.2f}; {runs}" + (f"one process for all dubs: {first['process_s']:.1f} s" if quick else
+                                             f"process {first['process_s']:.1f} s incl. imports and Prefect start")])
     ratio = rerun["flow_s"] / first["flow_s"]
     rows.append(["dub rerun from cache (same store)", _fmt(rerun["flow_s"]), _fmt(dur / rerun["flow_s"], 1), "",
                  _fmt(rerun["peak_mb"], 0), f"≤ {GOAL_RERUN:.0%} of first", _verdict(ratio <= GOAL_RERUN),
@@ -754,6 +762,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--synthetic", action="store_true", help="still portrait + espeak-ng Hindi even with testdata")
     p.add_argument("--skip-baselines", action="store_true")
     p.add_argument("--skip-scaling", action="store_true")
+    p.add_argument("--first-runs", type=int, default=None,
+                   help="first dubs, each in a fresh store, whose median RTF is judged (default 3; --quick 1)")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "lipsync-sts-bench",
                    help="cached inputs, logs and the run's stores (default: $TMPDIR/lipsync-sts-bench)")
     p.add_argument("--keep", action="store_true", help="keep the stores and outputs of this run")
@@ -830,7 +840,10 @@ def main(argv: list[str] | None = None) -> dict:
                      "translations": {EXTRA_LANGUAGE: str(extra_srt)},
                      "make_translation": {"from_srt": str(run_dir / "out" / "main.hi.srt"), "path": str(extra_srt)}}
         profile_dir = workdir / "profile" if args.profile else None
-        main_specs = [first_run, {**first_run, "name": "rerun"}, extra_run]
+        first_runs = args.first_runs if args.first_runs is not None else (1 if quick else 3)
+        again = [{**first_run, "name": f"first{k}", "store": str(run_dir / f"store-first{k}"),
+                  "output": str(run_dir / "out" / f"first{k}.mp4")} for k in range(2, first_runs + 1)]
+        main_specs = [first_run, {**first_run, "name": "rerun"}, extra_run, *again]
         scale_specs = []
         if not args.skip_scaling:
             scaling_real = DATA.is_dir() and not args.synthetic and not quick
@@ -858,7 +871,8 @@ def main(argv: list[str] | None = None) -> dict:
                 child = run_child(run_dir, spec["name"], [spec], env)
                 by_name[spec["name"]] = {**child["runs"][0], "process_s": child["process_s"]}
                 report.setdefault("child_info", child)
-        report.update(first=by_name["first"], rerun=by_name["rerun"], extra=by_name["extra"])
+        report.update(first=by_name["first"], rerun=by_name["rerun"], extra=by_name["extra"],
+                      first_flow_s=[by_name[spec["name"]]["flow_s"] for spec in [first_run, *again]])
         report["scaling"] = []
         for spec in scale_specs:
             r = by_name[spec["name"]]
