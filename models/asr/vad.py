@@ -10,8 +10,6 @@ two agree on 98 % of the time (speech or not, per 10 ms; 94 % on the worst clip)
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -30,22 +28,17 @@ class VadConfig(BaseModel):
     speech_pad_s: float = Field(0.05, ge=0)  # added each side: onsets/offsets sit below threshold
 
 
-@functools.lru_cache(maxsize=1)
-def _silero():
-    # faster-whisper's loader: one onnxruntime session, one thread (the model is tiny; the
-    # batches, not threads, make it fast).
-    from faster_whisper.vad import get_vad_model  # loads onnxruntime: only when used
-
-    return get_vad_model()
-
-
 def speech_probabilities(audio: np.ndarray) -> np.ndarray:
     """(n_samples,) float mono at 16 kHz -> (ceil(n_samples / 512),) speech probability per window."""
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     n = -(-audio.size // CHUNK)
     if n == 0:
         return np.zeros(0, np.float32)
-    session = _silero().session
+    # faster-whisper's loader keeps one onnxruntime session (one thread: the model is tiny; the
+    # batches, not threads, make it fast) for the process.
+    from faster_whisper.vad import get_vad_model  # loads onnxruntime: only when used
+
+    session = get_vad_model().session
     h = np.zeros((1, 1, 128), np.float32)  # the LSTM state, carried from batch to batch
     c = np.zeros((1, 1, 128), np.float32)
     previous = np.zeros(CONTEXT, np.float32)  # the end of the window before the batch
