@@ -573,7 +573,8 @@ def decode_row(run: dict, verdict) -> list[str]:
     total = sum(s.get("decoded_frames", 0) for s in run["stages"])
     return ["video decoding passes (first run)", "", "", "", "", "1 pass of the input", verdict(len(inp) <= 1),
             f"input {len(inp)} ({listed(inp)}); outputs {len(out)} ({listed(out) or '-'}); "
-            f"{total} frames decoded = {total / max(run['frames'], 1):.1f}× the input's"]
+            f"{total} frames decoded = {total / max(run['frames'], 1):.1f}× the input's; "
+            "one pass against these two whole ones: bench_single_pass.py"]
 
 
 def build_table(report: dict) -> list[list[str]]:

@@ -63,11 +63,13 @@ def dub_phonemes(store: ArtifactStore, speech: ArtifactRef | None, dub: Artifact
     return phonemes_on_dub_clock(clips.phonemes, durations, dub.meta["timing"]) or None
 
 
-def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
-                  config: LipSyncConfig, speech: ArtifactRef | None = None,
-                  library_video: ArtifactRef | None = None, library_track: ArtifactRef | None = None,
-                  library: ArtifactRef | None = None) -> ArtifactRef:
-    """``speech``: synthesize's clips (their phonemes drive the mouth shapes); ``library_video`` and
+def lipsync_frames(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
+                   config: LipSyncConfig, source: Iterator[np.ndarray], speech: ArtifactRef | None = None,
+                   library_video: ArtifactRef | None = None, library_track: ArtifactRef | None = None,
+                   library: ArtifactRef | None = None) -> Iterator[np.ndarray]:
+    """The lip-synced frames of ``source`` (the video's decoded frames, in order), one at a time.
+
+    ``speech``: synthesize's clips (their phonemes drive the mouth shapes); ``library_video`` and
     ``library_track``: another recording of the speaker to take mouth appearance from (and to fit
     the speaker's mapping on); ``library``: the mouth_library stage's crops of that recording, or of
     this video, already built (else they are collected here, in an extra decoding pass)."""
@@ -76,7 +78,6 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
     audio, rate = sf.read(store.local_path(dub), dtype="float32")
     if audio.ndim > 1:
         audio = audio.mean(axis=1)
-    source = media.iter_frames(store.local_path(video))
     if config.backend == "wav2lip":
         from models.lipsync.wav2lip_backend import Wav2LipRenderer
         from models.wav2lip.checkpoint import load_model
@@ -85,24 +86,34 @@ def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, 
             raise UserInputError("the wav2lip lip-sync needs weights: pass --checkpoint PATH (wav2lip.pth, "
                                  "wav2lip_gan.pth, or a checkpoint from the train-lipsync flow)")
         renderer = Wav2LipRenderer(load_model(config.checkpoint, "wav2lip"), face_track, audio, rate, config.wav2lip)
-        frames = renderer.process(source)
-    else:
-        # Embedded backend: shapes from the dub, mouths re-used from this video (models/lipsync/embedded.py).
-        mouths = speaker = None
-        recording, recording_track = store.local_path(video), face_track  # the speaker as the video shows them
-        if library_video and library_track:
-            recording, recording_track = store.local_path(library_video), FaceTrack.load(store.local_path(library_track))
-            if library is None:
-                mouths = MouthLibrary.from_video(recording, recording_track, config.embedded.library)
-        if library is not None:
-            mouths = MouthLibrary.load(store.local_path(library))
-        if config.shapes_from == "speaker":
-            # Fitted on the library's recording only, never on the frames being re-drawn.
-            speaker = fit_speaker_from_video(recording, recording_track, config.embedded.speaker)
-        renderer = embedded_renderer(store.local_path(video), face_track, audio, rate, info.fps, config.embedded,
-                                     phonemes=dub_phonemes(store, speech, dub) if config.shapes_from == "phonemes" else None,
-                                     library=mouths, envelope_only=config.shapes_from == "envelope", speaker=speaker)
-        frames = _frames(renderer, source, len(face_track.present))
+        return renderer.process(source)
+    # Embedded backend: shapes from the dub, mouths re-used from this video (models/lipsync/embedded.py).
+    mouths = speaker = None
+    recording, recording_track = store.local_path(video), face_track  # the speaker as the video shows them
+    if library_video and library_track:
+        recording, recording_track = store.local_path(library_video), FaceTrack.load(store.local_path(library_track))
+        if library is None:
+            mouths = MouthLibrary.from_video(recording, recording_track, config.embedded.library)
+    if library is not None:
+        mouths = MouthLibrary.load(store.local_path(library))
+    if config.shapes_from == "speaker":
+        # Fitted on the library's recording only, never on the frames being re-drawn.
+        speaker = fit_speaker_from_video(recording, recording_track, config.embedded.speaker)
+    renderer = embedded_renderer(store.local_path(video), face_track, audio, rate, info.fps, config.embedded,
+                                 phonemes=dub_phonemes(store, speech, dub) if config.shapes_from == "phonemes" else None,
+                                 library=mouths, envelope_only=config.shapes_from == "envelope", speaker=speaker)
+    return _frames(renderer, source, len(face_track.present))
+
+
+def lipsync_video(store: ArtifactStore, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef,
+                  config: LipSyncConfig, speech: ArtifactRef | None = None,
+                  library_video: ArtifactRef | None = None, library_track: ArtifactRef | None = None,
+                  library: ArtifactRef | None = None) -> ArtifactRef:
+    """The video re-encoded with its lips following ``dub``: decoded, rendered and encoded one frame
+    at a time (see :func:`lipsync_frames` for the other inputs)."""
+    info = media.MediaInfo(**video.meta)
+    frames = lipsync_frames(store, video, track, dub, config, media.iter_frames(store.local_path(video)), speech,
+                            library_video, library_track, library)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lipsync.mp4"
         with media.VideoWriter(out, info.fps_fraction, info.width, info.height, crf=config.crf,
