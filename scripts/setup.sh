@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 DEBS=(espeak-ng libespeak-ng1 apertium apertium-urd-hin)
 # --tests: also what the test suite drives for real: Debian's Chromium (the Prefect UI check) and
 # Festival with the C-DAC Hindi, Marathi and Telugu voices (the Festival TTS backend).
-[[ ${1:-} == --tests ]] && DEBS+=(chromium festival festvox-hi-nsk festvox-mr-nsk festvox-te-nsk)
+# festival-hi/-mr/-te hold each voice's phone set and lexicon (hindi_phones.scm...): the voice packages only
+# recommend them, and --no-install-recommends would leave voices that fail on every sentence.
+[[ ${1:-} == --tests ]] && DEBS+=(chromium festival festvox-hi-nsk festvox-mr-nsk festvox-te-nsk
+                                  festival-hi festival-mr festival-te)
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

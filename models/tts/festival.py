@@ -1,4 +1,5 @@
-"""Festival with the C-DAC / IIT Madras NSK diphone voices (Debian festvox-hi-nsk, -mr-nsk, -te-nsk).
+"""Festival with the C-DAC / IIT Madras NSK diphone voices (Debian festvox-hi-nsk, -mr-nsk, -te-nsk,
+with festival-hi, -mr, -te: each language's phone set and lexicon, which the voices only recommend).
 
 These voices write an empty or broken wav under Festival's default intonation method, so every
 call sets ``(Parameter.set 'Int_Method 'DuffInt)`` after selecting the voice. The text goes through
@@ -47,14 +48,15 @@ def _voice(language: str, requested: str | None) -> str:
         if name in have:
             return name
     raise UserInputError(f"no Festival voice for {lang.name} ({lang.code}) is installed; Festival voices exist for "
-                         f"hi, mr, te (`apt-get install festival festvox-hi-nsk festvox-mr-nsk festvox-te-nsk`), "
+                         f"hi, mr, te (`apt-get install festival festvox-hi-nsk festival-hi`, likewise mr and te), "
                          f"or use --tts espeak-ng")
 
 
 def synthesize(text: str, language: str, rate_wpm: int, voice: str | None = None) -> tuple[np.ndarray, int]:
     program = shutil.which("text2wave")
     if program is None:
-        raise UserInputError("Festival is not installed; `apt-get install festival festvox-hi-nsk` or use --tts espeak-ng")
+        raise UserInputError("Festival is not installed; `apt-get install festival festvox-hi-nsk festival-hi` or use "
+                             "--tts espeak-ng")
     name = _voice(language, voice)
     with tempfile.TemporaryDirectory(prefix="festival-") as tmp:
         src, wav = Path(tmp) / "text.txt", Path(tmp) / "speech.wav"
