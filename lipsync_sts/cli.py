@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import lipsync_sts  # noqa: E402,F401 - sets the quiet-logging environment first
+from lipsync_sts import prefect_api
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,6 +159,7 @@ def run_dub(args: argparse.Namespace) -> int:
         if not info.has_audio and not args.transcript:
             raise UserInputError(f"input {args.input} has no audio track; give a video with speech, "
                                  "or pass --transcript FILE.srt")
+    prefect_api.start_early()  # comes up while the pipeline is imported
     from flows.dub import dub, dump_result
 
     from flows.dub import DubOptions
@@ -169,9 +171,10 @@ def run_dub(args: argparse.Namespace) -> int:
     face = FaceTrackConfig(face=args.face, score_with_detector=bool(args.debug_faces))
     options = DubOptions(face=face, lipsync=lipsync_config(args), evaluate=args.evaluate,
                          **_speech_options(args))  # issue 7: speech backends
-    result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
-                 store_url=args.store, transcript=args.transcript, translations=translations,
-                 options=options, refresh=args.refresh)
+    with prefect_api.serving():
+        result = dub(video=args.input, source=args.source, targets=args.targets, output=output,
+                     store_url=args.store, transcript=args.transcript, translations=translations,
+                     options=options, refresh=args.refresh)
     if args.preview:
         from lipsync_sts.preview import write_dub_preview
         from lipsync_sts.store import ArtifactStore
@@ -284,9 +287,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if not is_remote(args.input):  # s3://...: the ingest stage fetches, probes and checks it
         media.probe(args.input)  # a corrupt or non-video input fails here, before any flow run
+    prefect_api.start_early()
     from flows.evaluate import evaluate_videos
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, prefect_api.serving():
         [result] = evaluate_videos(videos=[args.input], audios=[args.audio], store_url=args.store,
                                    syncnet=args.syncnet, html_dir=tmp if args.html else None,
                                    references=[args.reference])
@@ -346,14 +350,16 @@ def run_lipsync(args: argparse.Namespace) -> int:
     if not is_remote(args.input):  # s3://...: the ingest stage fetches, probes and checks it
         check_limits(args.input, media.probe(args.input).duration)
     check_writable(args.output)
+    prefect_api.start_early()
     from flows.lipsync_only import LipSyncOptions, lipsync_flow
     from models.face import FaceTrackConfig
     from tasks.prepare_track import PrepareTrackConfig
 
     options = LipSyncOptions(face=FaceTrackConfig(face=args.face), lipsync=lipsync_config(args),
                              track=PrepareTrackConfig(longer=args.longer))
-    result = lipsync_flow(video=args.input, audio=args.audio, output=args.output, store_url=args.store,
-                          options=options, refresh=args.refresh, mouth_library=args.mouth_library)
+    with prefect_api.serving():
+        result = lipsync_flow(video=args.input, audio=args.audio, output=args.output, store_url=args.store,
+                              options=options, refresh=args.refresh, mouth_library=args.mouth_library)
     extra = (f", {result.extended_frames} frames added ({args.longer})" if result.extended_frames else "") + \
             (f", {result.trimmed_s:.2f}s of track cut" if result.trimmed_s else "")
     print(f"lip-synced: {result.video} ({result.frames} frames{extra})")
@@ -361,9 +367,11 @@ def run_lipsync(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    prefect_api.start_early()
     from lipsync_sts.demo import run_demo as demo
 
-    demo(Path(args.output_dir), args.store)
+    with prefect_api.serving():
+        demo(Path(args.output_dir), args.store)
     return 0
 
 

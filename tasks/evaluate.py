@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from scipy.signal import resample_poly
 
 import lipsync_sts.evaluation
-import models.syncnet
 from lipsync_sts import media
 from lipsync_sts.cache import stage
 from lipsync_sts.evaluation import Evaluation, EvaluationConfig, ImageChecks, compare_to_input, evaluate
@@ -63,7 +62,8 @@ def evaluate_artifacts(store: ArtifactStore, video: ArtifactRef, track: Artifact
                           meta={"summary": result.summary(), "html": html.model_dump(mode="json")})
 
 
-@stage("evaluate", version="2", code=(lipsync_sts.evaluation, models.syncnet, media))
+# SyncNet by name: it loads torch, and runs only where the user gives its weights.
+@stage("evaluate", version="2", code=(lipsync_sts.evaluation, "models.syncnet", media))
 def evaluate_stage(store_url: str, video: ArtifactRef, track: ArtifactRef, audio: ArtifactRef, config: EvaluateConfig,
                    input_video: ArtifactRef | None = None, input_track: ArtifactRef | None = None,
                    syncnet: ArtifactRef | None = None, reference_video: ArtifactRef | None = None,

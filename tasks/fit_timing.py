@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import librosa
 import numpy as np
 from scipy.io import wavfile
 from pydantic import BaseModel, Field
@@ -84,7 +83,11 @@ def fit_dub_timing(store: ArtifactStore, clips: ArtifactRef, segments: ArtifactR
 
 def _resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
-    return audio if rate == target else librosa.resample(audio, orig_sr=rate, target_sr=target).astype(np.float32)
+    if rate == target:
+        return audio
+    import librosa  # ~1 s to import; most dubs never resample here
+
+    return librosa.resample(audio, orig_sr=rate, target_sr=target).astype(np.float32)
 
 
 @stage("fit_timing", version="2", code=(timing, voice, models.tts))

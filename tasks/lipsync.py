@@ -12,10 +12,6 @@ import soundfile as sf
 from pydantic import BaseModel, Field
 
 import models.lipsync
-import models.lipsync.wav2lip_backend
-import models.wav2lip.audio
-import models.wav2lip.checkpoint
-import models.wav2lip.model
 from lipsync_sts import media, timing
 from lipsync_sts.cache import StageCachePolicy, stage
 from lipsync_sts.errors import UserInputError
@@ -27,7 +23,7 @@ from models.lipsync.mouth_library import MouthLibrary
 from models.lipsync.speaker_fit import fit_speaker_from_video
 from models.lipsync.visemes import phonemes_on_dub_clock
 from tasks.synthesize import SpeechClips
-from models.lipsync.wav2lip_backend import Wav2LipConfig
+from models.lipsync.wav2lip_config import Wav2LipConfig
 
 
 class LipSyncConfig(BaseModel):
@@ -157,8 +153,9 @@ class LipSyncCachePolicy(StageCachePolicy):
         return super().compute_key(task_ctx, inputs, flow_parameters, **kwargs)
 
 
-@stage("lipsync", version="2", code=(models.lipsync, media, timing, models.wav2lip.model,
-                                     models.wav2lip.audio, models.wav2lip.checkpoint))
+# The Wav2Lip modules by name: they load torch, which a dub with the embedded backend never needs.
+@stage("lipsync", version="2", code=(models.lipsync, media, timing, "models.wav2lip.model",
+                                     "models.wav2lip.audio", "models.wav2lip.checkpoint"))
 def lipsync(store_url: str, video: ArtifactRef, track: ArtifactRef, dub: ArtifactRef, config: LipSyncConfig,
             speech: ArtifactRef | None = None, library_video: ArtifactRef | None = None,
             library_track: ArtifactRef | None = None, library: ArtifactRef | None = None) -> ArtifactRef:

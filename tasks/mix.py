@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 from pydantic import BaseModel, Field
 
-from lipsync_sts import soundtrack, timeline_plot
+from lipsync_sts import soundtrack
 from lipsync_sts.cache import stage
 from lipsync_sts.soundtrack import SoundtrackConfig
 from lipsync_sts.store import ArtifactRef, ArtifactStore
@@ -36,6 +36,8 @@ def mix_dub(store: ArtifactStore, dub: ArtifactRef, segments: ArtifactRef, video
             voice_regions: list[list[float]] | None = None) -> ArtifactRef:
     """``voice_regions``: the speech regions of ``speech_audio`` as transcribe found them (its meta
     "speech_regions"); without them, voice activity is detected here."""
+    from lipsync_sts import timeline_plot  # matplotlib: loaded by the stage that draws
+
     cfg = config.soundtrack
     duration = float(video.meta["duration"])
     rate, n = cfg.sample_rate, int(round(duration * cfg.sample_rate))
@@ -90,7 +92,8 @@ def read_track(path: str | Path, rate: int, n_samples: int, channels: int) -> np
         return track
 
 
-@stage("mix", version="1", code=(soundtrack, timeline_plot, vad))
+# The timeline picture by name: matplotlib is imported when the stage draws, not when a dub starts.
+@stage("mix", version="1", code=(soundtrack, "lipsync_sts.timeline_plot", vad))
 def mix(store_url: str, dub: ArtifactRef, segments: ArtifactRef, video: ArtifactRef, config: MixConfig,
         original: ArtifactRef | None = None, speech: ArtifactRef | None = None,
         voice_regions: list[list[float]] | None = None) -> ArtifactRef:

@@ -57,6 +57,33 @@ def test_key_changes_with_content_parameters_version_and_code():
     assert base != stage_key("t", "1", "code", {"audio": ref("abc"), "config": Gain(factor=2)})
 
 
+
+def test_code_named_by_module_name_hashes_as_the_module_and_edits_change_it(tmp_path, monkeypatch):
+    import sys
+
+    from lipsync_sts.cache import source_hash
+    import models.lipsync
+    import models.wav2lip.model
+
+    for module, name in ((models.wav2lip.model, "models.wav2lip.model"), (models.lipsync, "models.lipsync")):
+        assert source_hash([name]) == source_hash([module])
+    # A name is found on disk, not imported, and an edit to its file changes the hash.
+    package = tmp_path / "pkg_by_name"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("raise ImportError('a name must not be imported')\n")
+    (package / "sub" / "backend.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = source_hash(["pkg_by_name.sub.backend"])
+    whole = source_hash(["pkg_by_name.sub"])
+    (package / "sub" / "backend.py").write_text("X = 2\n")
+    assert source_hash(["pkg_by_name.sub.backend"]) != before
+    assert source_hash(["pkg_by_name.sub"]) != whole
+    assert "pkg_by_name.sub" not in sys.modules
+    with pytest.raises(ModuleNotFoundError, match="pkg_by_name.sub.missing"):
+        source_hash(["pkg_by_name.sub.missing"])
+
+
 def test_rerun_computes_nothing(prefect_api, tmp_path):
     store_url = str(tmp_path / "store")
     first = two_stage_flow(store_url, [1, 2, 3], 2.0)

@@ -15,12 +15,10 @@ Differences from the public ``inference.py`` (each fixes a known complaint):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Literal
 
 import cv2
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from lipsync_sts.timing import speech_envelope
 from models.face import FaceTrack
@@ -28,26 +26,9 @@ from models.face import landmarks as lm
 from models.wav2lip import audio as w2l_audio
 from models.wav2lip.model import Wav2Lip, fold_batchnorm
 
+from .wav2lip_config import Wav2LipConfig
+
 IMG = 96  # the generator's face size
-
-
-class Wav2LipConfig(BaseModel):
-    """Parameters of the wav2lip renderer (part of the lipsync stage's cache key, with the
-    checkpoint's sha256)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    batch_size: int = Field(16, ge=1, le=512, description="frames per generator call; 16 is the CPU sweet "
-                            "spot measured in DESIGN.md §4, GPUs take more")
-    pad: tuple[float, float, float, float] = Field(
-        (0.0, 0.1, 0.0, 0.0), description="crop margins (top, bottom, left, right) as fractions of the mesh box "
-        "height/width; the bottom margin keeps the chin inside as the public [0, 10, 0, 0] px pads did")
-    feather: float = Field(0.06, gt=0.0, le=0.3, description="soft edge of the blend mask, in crop widths")
-    mask_top: float = Field(0.5, ge=0.3, le=0.7, description="top of the replaced region, in crop heights "
-                            "(the generator only redraws the lower half)")
-    silence_level: float = Field(0.05, ge=0.0, le=1.0, description="dub envelope below this counts as silence")
-    min_silence_s: float = Field(0.12, ge=0.0, description="shorter pauses keep the speech mel (no flapping)")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 def pick_device(requested: str = "auto") -> torch.device:

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.signal import resample_poly
 
 from lipsync_sts.timing import time_stretch
-from models.tts import pitch
 from models.tts.espeak import Speech, TtsConfig
 
 # pYIN runs at 16 kHz over 64 ms frames (two periods of a 30 Hz voice) every 20 ms; its search
@@ -66,6 +65,8 @@ def median_f0(audio: np.ndarray, sample_rate: int, max_seconds: float | None = N
         x = x[: int(max_seconds * _RATE)]
     if len(x) < _FRAME:
         return None
+    from models.tts import pitch  # librosa and numba: ~2 s to import, so only where pitch is tracked
+
     f0, voiced = pitch.pyin(x, fmin=_FMIN, fmax=_FMAX, sr=_RATE, frame_length=_FRAME, hop_length=_HOP)
     values = f0[voiced & np.isfinite(f0)]
     return float(np.median(values)) if len(values) >= 10 else None
