@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Child processes that run flows start Prefect's temporary server on a new database; under the
+# suite's load on two cores that can take longer than Prefect's 20 s (as lipsync_sts sets too).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 # Prefect sets up its console log handler when the flows are first imported, bound to the
 # sys.stderr of that moment. Import them here, before any test captures output, or a test that

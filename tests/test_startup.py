@@ -38,6 +38,9 @@ def early_api(monkeypatch, tmp_path):
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         yield prefect_api
     if prefect_api._early is not None:
+        from prefect.logging.handlers import APILogHandler
+
+        APILogHandler().flush()  # the flow's logs reach its server before the server goes
         prefect_api._early.stop()
 
 
