@@ -4,7 +4,6 @@ server started beside those imports rather than after them."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
