@@ -1,6 +1,7 @@
 """Lip-Sync-STS: dub talking-head videos between Indian languages with the lips re-synced."""
 
 import os
+import sys
 
 # Offline machines: Prefect's telemetry would only log connection errors, and mediapipe's
 # TFLite/glog start-up chatter on stderr says nothing a user can act on. Set before either is
@@ -11,3 +12,12 @@ for _name, _value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TR
                       ("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3"),
                       ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")):
     os.environ.setdefault(_name, _value)
+
+# How long a thread that wants the GIL waits before the holder is asked to drop it: 0.5 ms, not
+# Python's 5 ms. The pipeline's threads mostly release the GIL in C (decoding ahead, AAC encoding,
+# ONNX, mediapipe) and need it back for a moment per frame; beside a thread running Python or
+# numpy, each of those moments waited out the full 5 ms. A 30-s mux encoding its AAC beside a busy
+# Python thread took 57 s instead of 0.8 (bench/bench_gil_switch.py); a first dub of 30 s of 720p
+# on 2 cores, 1.7-2.1 -> 1.4-1.5 real time (interleaved runs; numbers in the README).
+# LIPSYNC_STS_SWITCH_INTERVAL (seconds) overrides it, e.g. to measure Python's default.
+sys.setswitchinterval(float(os.environ.get("LIPSYNC_STS_SWITCH_INTERVAL") or 0.0005))

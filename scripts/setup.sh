@@ -31,3 +31,6 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 .venv/bin/python -m pip check
+# numba's machine code for librosa and the pitch tracker, matplotlib's font list: compiled once
+# here rather than in the first dub (~40 s of it on a fresh 2-core machine).
+.venv/bin/python -m lipsync_sts.warmup
