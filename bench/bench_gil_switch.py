@@ -112,10 +112,7 @@ def dubs(rounds: int, workdir: Path) -> dict[str, list[float]]:
     """Flow seconds of first dubs (fresh stores), interleaved: Python's default, then the pipeline's."""
     video = bench_pipeline.build_input(workdir, 30.0, 1280, 720, bench_pipeline.DATA.is_dir())
     run_dir = Path(tempfile.mkdtemp(prefix="gil-", dir=workdir))
-    base_env = {**os.environ, "PYTHONPATH": str(REPO), "PREFECT_HOME": str(workdir / "prefect-home"),
-                "PREFECT_PROFILE": "ephemeral", "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
-                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
-    base_env.pop("PREFECT_API_URL", None)
+    base_env = bench_pipeline.child_env(workdir)
     times: dict[str, list[float]] = {"0.005": [], "default": []}
     for k in range(rounds):
         for label in times:

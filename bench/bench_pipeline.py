@@ -447,6 +447,19 @@ def run_audio_child(workdir: Path, seconds: float, env: dict) -> dict:
     return json.loads(result.read_text())
 
 
+def child_env(workdir: Path) -> dict[str, str]:
+    """The environment of a benchmark's dub processes."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+           # A Prefect home of its own: its ephemeral server's database does not mix with anyone's.
+           "PREFECT_HOME": str(workdir / "prefect-home"), "PREFECT_PROFILE": "ephemeral",
+           "PREFECT_SERVER_EPHEMERAL_ENABLED": "true", "LIPSYNC_STS_MAX_DURATION": str(4 * 3600),
+           # As lipsync_sts sets it, which the child imports only after Prefect: 20 s is too short
+           # for that server's new database on a loaded 2-core machine.
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    env.pop("PREFECT_API_URL", None)  # ephemeral: the child starts its own API server
+    return env
+
+
 def run_child(workdir: Path, name: str, runs: list[dict], env: dict, profile_dir: Path | None = None) -> dict:
     """Run dubs in a child process; returns its results plus the process's wall time."""
     spec = workdir / "specs" / f"{name}.json"
@@ -812,14 +825,7 @@ def main(argv: list[str] | None = None) -> dict:
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           # A Prefect home of its own: its ephemeral server's database does not mix with anyone's.
-           "PREFECT_HOME": str(workdir / "prefect-home"), "PREFECT_PROFILE": "ephemeral",
-           "PREFECT_SERVER_EPHEMERAL_ENABLED": "true", "LIPSYNC_STS_MAX_DURATION": str(4 * 3600),
-           # As lipsync_sts sets it, which the child imports only after Prefect: 20 s is too short
-           # for that server's new database on a loaded 2-core machine.
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
-    env.pop("PREFECT_API_URL", None)  # ephemeral: the child starts its own API server
+    env = child_env(workdir)
 
     import av
     import cv2

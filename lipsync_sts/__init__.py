@@ -15,9 +15,9 @@ for _name, _value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TR
 
 # How long a thread that wants the GIL waits before the holder is asked to drop it: 0.5 ms, not
 # Python's 5 ms. The pipeline's threads mostly release the GIL in C (decoding ahead, AAC encoding,
-# ONNX, mediapipe) and need it back for a moment per frame; beside a thread running Python or
-# numpy, each of those moments waited out the full 5 ms. A 30-s mux encoding its AAC beside a busy
-# Python thread took 57 s instead of 0.8 (bench/bench_gil_switch.py); a first dub of 30 s of 720p
-# on 2 cores, 1.7-2.1 -> 1.4-1.5 real time (interleaved runs; numbers in the README).
+# ONNX, mediapipe) and need it back for a moment per frame; beside a thread running Python, each
+# of those moments waited out the full 5 ms. Decoding 10 s of 720p ahead beside a Python loop:
+# 12.3-15.1 s -> 2.2-2.7 s (bench/bench_gil_switch.py; beside numpy on small arrays no change);
+# a first dub of 30 s of 720p on 2 cores, 1.7-2.1 -> 1.4-1.5 real time (interleaved runs; README).
 # LIPSYNC_STS_SWITCH_INTERVAL (seconds) overrides it, e.g. to measure Python's default.
 sys.setswitchinterval(float(os.environ.get("LIPSYNC_STS_SWITCH_INTERVAL") or 0.0005))
