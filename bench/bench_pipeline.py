@@ -6,7 +6,8 @@
     .venv/bin/python bench/bench_pipeline.py --ten-minutes         # scaling also at 600 s of 1080p (slow)
     .venv/bin/python bench/bench_pipeline.py --output bench/results/bench_pipeline.md
 
-Prints one markdown table under a header (CPU model, thread counts, load). Rows:
+Prints one markdown table under a header (CPU model, thread counts, load, and the machine's speed:
+the seconds to decode the input's first 10 s, taken at the start and the end). Rows:
 - each stage of a first dub (hi -> ur, embedded backends, evaluation on, fresh store) of a 30-s
   1280x720 talking-head clip: seconds, x real time (video seconds / stage seconds), frames/s for the
   stages that decode frames, and the process's peak RSS while the stage ran;
@@ -742,11 +743,42 @@ def render(report: dict) -> str:
         "seconds are each one's own wall time and add up to more than the flow's; overlapping stages share "
         "one peak RSS",
     ]
+    if _probe_line(report):
+        lines.append(_probe_line(report))
     if report.get("notes"):
         lines += [f"- {n}" for n in report["notes"]]
     lines += ["", "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def speed_probe(video: Path, frames: int = 250) -> float:
+    """Seconds to decode the first ``frames`` frames of ``video`` to RGB (PyAV's frame threads, no
+    prefetch): the same work at the start and the end of a run, so that a slower machine shows as a
+    slower probe and is not read as slower code. Shared 2-core VMs moved 2-3x between hours
+    (bench/results/gil_switch.md); best of two, to leave out a single stall."""
+    from lipsync_sts import media
+
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        decoded = media.iter_frames(video, prefetch=0)
+        try:
+            for _, _frame in zip(range(frames), decoded):
+                pass
+        finally:
+            decoded.close()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _probe_line(report: dict) -> str | None:
+    probe = report.get("speed_probe")
+    if not probe:
+        return None
+    ends = ", ".join(f"{probe[k] * 1000 / probe['frames']:.1f} ms a frame at the {k}" for k in ("start", "end") if k in probe)
+    return (f"- machine speed: decoding the input's first {probe['frames']} frames took {ends} (the same work "
+            "each time: compare runs by it before comparing their seconds)")
 
 
 def _cpu_model() -> str:
@@ -845,6 +877,8 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         progress(f"input {width}x{height} {seconds:g}s ({'real' if real else 'synthetic'})")
         video = build_input(workdir, seconds, width, height, real)
+        probe_frames = min(250, int(round(seconds * FPS)))
+        report["speed_probe"] = {"frames": probe_frames, "start": speed_probe(video, probe_frames)}
         store = run_dir / "store"
         out = run_dir / "out" / "main.mp4"
         first_run = {"name": "first", "video": str(video), "source": "hi", "targets": ["ur"], "output": str(out),
@@ -928,6 +962,7 @@ def main(argv: list[str] | None = None) -> dict:
                     report[key] = {"skipped": f"failed: {str(exc).splitlines()[0][:120]}"}
         else:
             report["embedded"] = report["wav2lip"] = {"skipped": "--skip-baselines"}
+        report["speed_probe"]["end"] = speed_probe(video, report["speed_probe"]["frames"])
     finally:
         report["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         if not args.keep:

@@ -20,4 +20,19 @@ for _name, _value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TR
 # 12.3-15.1 s -> 2.2-2.7 s (bench/bench_gil_switch.py; beside numpy on small arrays no change);
 # a first dub of 30 s of 720p on 2 cores, 1.7-2.1 -> 1.4-1.5 real time (interleaved runs; README).
 # LIPSYNC_STS_SWITCH_INTERVAL (seconds) overrides it, e.g. to measure Python's default.
-sys.setswitchinterval(float(os.environ.get("LIPSYNC_STS_SWITCH_INTERVAL") or 0.0005))
+
+
+def _switch_interval(text: str | None) -> float:
+    if not text:
+        return 0.0005
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:  # also NaN
+        raise ValueError(f"LIPSYNC_STS_SWITCH_INTERVAL={text!r} is not a time: give seconds as a positive "
+                         "number (Python's default is 0.005), or unset it for the pipeline's 0.0005")
+    return seconds
+
+
+sys.setswitchinterval(_switch_interval(os.environ.get("LIPSYNC_STS_SWITCH_INTERVAL")))

@@ -43,6 +43,10 @@ def test_quick_bench_prints_every_row(tmp_path):
     # Header: the machine and the thread counts.
     assert re.search(r"CPU: .+; os\.cpu_count\(\) \d+", table)
     assert re.search(r"torch threads \d+, cv2 threads \d+", table)
+    # The same decoding work at both ends, so a slow hour on a shared VM shows as a slow machine.
+    assert re.search(r"machine speed: decoding the input's first 75 frames took [\d.]+ ms a frame at the start, "
+                     r"[\d.]+ ms a frame at the end", table)
+    assert 0 < report["speed_probe"]["start"] < 60 and 0 < report["speed_probe"]["end"] < 60
 
     rows = _rows(table)
     stages = {name.split(" [")[0].removeprefix("stage ") for name in rows if name.startswith("stage ")}
