@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import itertools
 import json
 import os
 import platform
@@ -743,8 +744,9 @@ def render(report: dict) -> str:
         "seconds are each one's own wall time and add up to more than the flow's; overlapping stages share "
         "one peak RSS",
     ]
-    if _probe_line(report):
-        lines.append(_probe_line(report))
+    probe = _probe_line(report)
+    if probe:
+        lines.append(probe)
     if report.get("notes"):
         lines += [f"- {n}" for n in report["notes"]]
     lines += ["", "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
@@ -764,7 +766,7 @@ def speed_probe(video: Path, frames: int = 250) -> float:
         start = time.perf_counter()
         decoded = media.iter_frames(video, prefetch=0)
         try:
-            for _, _frame in zip(range(frames), decoded):
+            for _frame in itertools.islice(decoded, frames):
                 pass
         finally:
             decoded.close()
