@@ -1,0 +1,121 @@
+"""How busy one first dub keeps the machine: the CPU time of the `lipsync-sts dub` process and of
+Prefect's API server, sampled from /proc while the dub runs, per 2-s step of the flow with the
+stages that finished in it. Shows where cores sit idle (a step well under the core count) and
+what the server costs.
+
+    .venv/bin/python bench/bench_cpu_use.py [VIDEO] [--from hi] [--to ur] [-- DUB OPTIONS...]
+
+VIDEO defaults to bench_pipeline.py's 30-s 1280x720 input (in its default workdir). The dub
+runs with a fresh store in a temporary folder and bench_pipeline's environment (its own Prefect
+home, an ephemeral server). Linux only (/proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from bench_pipeline import child_env  # noqa: E402
+
+DEFAULT = Path(tempfile.gettempdir()) / "lipsync-sts-bench" / "inputs" / "v14_1280x720_30s_v2.mp4"
+TICK = os.sysconf("SC_CLK_TCK")
+STEP_S = 2.0
+FINISHED = re.compile(r"(\d\d):(\d\d):(\d\d\.\d+) \| INFO +\| (Task|Flow) run '([^']+?)(?:-[0-9a-f]{3})?' - "
+                      r"(Finished|Beginning)")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of ``pid`` (its threads included), or None once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK  # fields 14 and 15 of stat(5)
+
+
+def server_pid(parent: int) -> int | None:
+    """The Prefect API server the dub spawned (a uvicorn child)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == parent and b"prefect.server" in cmd:
+            return int(entry.name)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("video", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument("--from", dest="source", default="hi")
+    parser.add_argument("--to", dest="target", default="ur")
+    parser.add_argument("dub_options", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if not args.video.is_file():
+        sys.exit(f"{args.video} does not exist: give a video, or build the 30-s 720p input with "
+                 "`bench/bench_pipeline.py --skip-scaling --skip-baselines`")
+    work = Path(tempfile.mkdtemp(prefix="cpu-use-"))
+    log_path = work / "dub.log"
+    command = [str(Path(sys.executable).with_name("lipsync-sts")), "dub", str(args.video), "--from", args.source,
+               "--to", args.target, "--store", str(work / "store"), "-o", str(work / "out.mp4"),
+               *[a for a in args.dub_options if a != "--"]]
+    samples: list[tuple[float, float | None, float | None]] = []  # (epoch s, dub cpu-s, server cpu-s)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env(work), cwd=str(work))
+        server = None
+        while proc.poll() is None:
+            server = server or server_pid(proc.pid)
+            samples.append((time.time(), cpu_seconds(proc.pid), cpu_seconds(server) if server else None))
+            time.sleep(0.25)
+    if proc.returncode != 0:
+        sys.exit(f"the dub failed (exit {proc.returncode}); its log: {log_path}")
+
+    day = _dt.datetime.fromtimestamp(samples[0][0], _dt.timezone.utc).date()
+    events = []  # (epoch s, stage, what)
+    for line in log_path.read_text(errors="replace").splitlines():
+        m = FINISHED.match(line)
+        if m:
+            h, mi, sec = int(m[1]), int(m[2]), float(m[3])
+            at = _dt.datetime(day.year, day.month, day.day, h, mi, tzinfo=_dt.timezone.utc).timestamp() + sec
+            events.append((at, m[5] if m[4] == "Task" else "flow", m[6]))
+    start = next(t for t, who, what in events if who == "flow" and what == "Beginning")
+    end = next(t for t, who, what in events if who == "flow" and what == "Finished")
+
+    def at(t: float, column: int) -> float:
+        known = [s for s in samples if s[column] is not None and s[0] <= t]
+        return known[-1][column] if known else 0.0
+
+    cores = len(os.sched_getaffinity(0))
+    print(f"{args.video.name}, {args.source} -> {args.target}: flow {end - start:.1f} s on {cores} cores; "
+          f"the dub process {at(end, 1) - at(start, 1):.1f} s of CPU in the flow "
+          f"({(at(end, 1) - at(start, 1)) / (end - start):.2f} cores on average), {samples[-1][1]:.1f} s in all "
+          f"(imports and start included); Prefect's server {at(end, 2) - at(start, 2):.1f} s in the flow, "
+          f"{max((s[2] for s in samples if s[2] is not None), default=0.0):.1f} s in all\n")
+    print("| flow s | dub process, cores busy | Prefect server, cores busy | stages finished |")
+    print("|---|---|---|---|")
+    t = start
+    while t < end:
+        step = min(STEP_S, end - t)
+        done = ", ".join(who for when, who, what in events if t <= when < t + step and what == "Finished" and who != "flow")
+        print(f"| {t - start:.0f} | {(at(t + step, 1) - at(t, 1)) / step:.2f} | {(at(t + step, 2) - at(t, 2)) / step:.2f} "
+              f"| {done} |")
+        t += step
+
+
+if __name__ == "__main__":
+    main()
