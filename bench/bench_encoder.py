@@ -31,8 +31,10 @@ import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
+from bench_pipeline import _cpu_model  # noqa: E402
 from lipsync_sts import media  # noqa: E402
 
 DEFAULT = Path(tempfile.gettempdir()) / "lipsync-sts-bench" / "inputs" / "v14_1280x720_30s_v2.mp4"
@@ -144,7 +146,7 @@ def main() -> None:
     base = med[ROWS[1]]
     curve = [(m["psnr"], m["mb_30s"]) for row, m in med.items() if row[0] == ROWS[0][0]]
     print(f"{args.video.name}: {info.width}×{info.height}, first {len(frames)} frames; {args.rounds} rounds, "
-          f"medians; CPU: {cpu_model()}\n")
+          f"medians; CPU: {_cpu_model()}\n")
     print("| x264 setting | crf | CPU ms a frame | × project's CPU | wall ms a frame | MB per 30 s | Y-PSNR dB "
           "| same-PSNR size against the project's |")
     print("|---|---|---|---|---|---|---|---|")
@@ -157,16 +159,6 @@ def main() -> None:
     print("\n| AAC encoder, 30 s of 48 kHz stereo at 128 kbit/s | CPU s |\n|---|---|")
     for name, seconds in aac_rows():
         print(f"| {name} | {seconds:.2f} |")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":
