@@ -85,13 +85,14 @@ def main() -> None:
     if proc.returncode != 0:
         sys.exit(f"the dub failed (exit {proc.returncode}); its log: {log_path}")
 
-    day = _dt.datetime.fromtimestamp(samples[0][0], _dt.timezone.utc).date()
+    # Prefect stamps its log lines with the local wall clock, to the millisecond and without a date.
+    day = _dt.date.fromtimestamp(samples[0][0])
     events = []  # (epoch s, stage, what)
     for line in log_path.read_text(errors="replace").splitlines():
         m = FINISHED.match(line)
         if m:
             h, mi, sec = int(m[1]), int(m[2]), float(m[3])
-            at = _dt.datetime(day.year, day.month, day.day, h, mi, tzinfo=_dt.timezone.utc).timestamp() + sec
+            at = _dt.datetime(day.year, day.month, day.day, h, mi).timestamp() + sec  # naive: local time
             events.append((at, m[5] if m[4] == "Task" else "flow", m[6]))
     start = next(t for t, who, what in events if who == "flow" and what == "Beginning")
     end = next(t for t, who, what in events if who == "flow" and what == "Finished")
@@ -101,19 +102,22 @@ def main() -> None:
         return known[-1][column] if known else 0.0
 
     cores = len(os.sched_getaffinity(0))
+    dub_total = max(s[1] for s in samples if s[1] is not None)
+    server_total = max((s[2] for s in samples if s[2] is not None), default=0.0)
     print(f"{args.video.name}, {args.source} -> {args.target}: flow {end - start:.1f} s on {cores} cores; "
           f"the dub process {at(end, 1) - at(start, 1):.1f} s of CPU in the flow "
-          f"({(at(end, 1) - at(start, 1)) / (end - start):.2f} cores on average), {samples[-1][1]:.1f} s in all "
+          f"({(at(end, 1) - at(start, 1)) / (end - start):.2f} cores on average), {dub_total:.1f} s in all "
           f"(imports and start included); Prefect's server {at(end, 2) - at(start, 2):.1f} s in the flow, "
-          f"{max((s[2] for s in samples if s[2] is not None), default=0.0):.1f} s in all\n")
+          f"{server_total:.1f} s in all\n")
     print("| flow s | dub process, cores busy | Prefect server, cores busy | stages finished |")
     print("|---|---|---|---|")
     t = start
     while t < end:
         step = min(STEP_S, end - t)
-        done = ", ".join(who for when, who, what in events if t <= when < t + step and what == "Finished" and who != "flow")
-        print(f"| {t - start:.0f} | {(at(t + step, 1) - at(t, 1)) / step:.2f} | {(at(t + step, 2) - at(t, 2)) / step:.2f} "
-              f"| {done} |")
+        done = ", ".join(who for when, who, what in events
+                         if t <= when < t + step and what == "Finished" and who != "flow")
+        dub, server = ((at(t + step, column) - at(t, column)) / step for column in (1, 2))
+        print(f"| {t - start:.0f} | {dub:.2f} | {server:.2f} | {done} |")
         t += step
 
 

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -55,15 +56,16 @@ def test_same_psnr_size_interpolates_on_the_rate_curve_and_refuses_to_extrapolat
 
 def test_cpu_seconds_grow_with_work_and_are_none_once_the_process_is_gone():
     bench = _bench("bench_cpu_use")
-    busy = subprocess.Popen([sys.executable, "-c", "import time\nt=time.process_time()\nwhile time.process_time()-t<0.5: pass\n"
-                                                   "time.sleep(5)"])
+    spin_then_sleep = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\ntime.sleep(60)"
+    busy = subprocess.Popen([sys.executable, "-c", spin_then_sleep])
     try:
         seconds = None
-        for _ in range(100):
+        deadline = time.monotonic() + 30.0  # the spin's 0.5 s of CPU, however busy the machine
+        while time.monotonic() < deadline:
             seconds = bench.cpu_seconds(busy.pid)
             if seconds and seconds >= 0.4:
                 break
-            subprocess.run(["sleep", "0.05"])
+            time.sleep(0.05)
         assert seconds is not None and seconds >= 0.4
     finally:
         busy.kill()
