@@ -1,9 +1,10 @@
 """One-time compilation after install, so that a user's first dub does not pay for it.
 
 librosa compiles its numba functions when first imported and caches the machine code beside its
-sources; the pitch tracker's Viterbi (models/tts/pitch.py) is compiled on its first call; and
-matplotlib builds its font list on first use. On a fresh 2-core machine these took ~41 s of the
-first dub's match_voice stage (numba: import 34 s, first call 7 s) and a few seconds of its mix.
+sources; the pitch tracker's Viterbi and observation model (models/tts/pitch.py) are compiled on
+their first call; and matplotlib builds its font list on first use. On a fresh 2-core machine these
+took ~41 s of the first dub's match_voice stage (numba: import 34 s, first call 7 s) and a few
+seconds of its mix.
 ``scripts/setup.sh`` runs this once; afterwards each of them loads from its cache.
 """
 

@@ -1,9 +1,13 @@
-"""The banded pYIN decoder gives librosa.pyin's pitch track exactly, only sooner."""
+"""The pitch tracker (banded Viterbi, compiled observation model) gives librosa.pyin's track exactly,
+only sooner."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import librosa
 import numpy as np
+import pytest
 
 from models.tts.pitch import pyin
 
@@ -32,3 +36,27 @@ def test_the_pitch_track_is_librosas_frame_for_frame():
     assert 100 < np.nanmin(f0) and np.nanmax(f0) < 240
     assert not voiced[int(1.3 * SR / 320): int(1.5 * SR / 320)].any()
     assert voiced.mean() > 0.5
+
+
+SPEECH = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "speech"
+
+
+@pytest.mark.skipif(not SPEECH.is_dir(),
+                    reason="needs ../shared/testdata/speech (real Indian-language speech); absent here")
+def test_on_real_speech_too_the_track_is_librosas_at_the_settings_voice_matching_uses():
+    from math import gcd
+
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    from models.tts import voice
+
+    y, sr = sf.read(SPEECH / "hi_noa_Bhopal_1910-201989195036_sent_7.wav", dtype="float32", always_2d=True)
+    g = gcd(sr, voice._RATE)
+    y = resample_poly(y.mean(axis=1), voice._RATE // g, sr // g).astype(np.float32)
+    kw = dict(fmin=voice._FMIN, fmax=voice._FMAX, sr=voice._RATE, frame_length=voice._FRAME, hop_length=voice._HOP)
+    f0, voiced = pyin(y, **kw)
+    ref_f0, ref_voiced, _ = librosa.pyin(y, **kw)
+    assert np.array_equal(voiced, ref_voiced)
+    assert np.array_equal(f0[voiced], ref_f0[ref_voiced])
+    assert 0.3 < voiced.mean() < 0.95  # speech with pauses: both voiced and unvoiced frames
