@@ -83,7 +83,9 @@ def _observation(trough: np.ndarray, shifts: np.ndarray, sr: int, min_period: in
     return observation
 
 
-@numba.njit(cache=True)
+# nogil, here and on the Viterbi: voice matching runs beside the mouth library, whose thread would
+# otherwise wait out every call (0.3-0.5 s each on 30 s of speech) for the GIL.
+@numba.njit(cache=True, nogil=True)
 def _trough_probs(yin, thresholds, boltzmann, beta_probs, beta_prefix, no_trough_prob):  # pragma: no cover (jit)
     """(periods, T) probability of each period being the pitch, librosa's pYIN steps 2-5 per frame:
     its troughs (local minima of the difference function), each threshold's prior over the troughs
@@ -140,7 +142,7 @@ def _trough_probs(yin, thresholds, boltzmann, beta_probs, beta_prefix, no_trough
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _banded_viterbi(log_prob, log_trans, log_p_init, first, last, n_local):  # pragma: no cover (jit)
     """Most likely state path; log_prob (T, 2·n_local). Predecessors of state j are searched only in
     local rows first[j % n_local]..last[j % n_local] of both blocks: elsewhere the transition is 0
