@@ -9,7 +9,7 @@ those gives the same path, about 4× sooner.
 
 Before the decoding, librosa's observation model (its ``__pyin_helper``) loops over frames in
 Python and calls ``scipy.stats.boltzmann.pmf`` once a frame, ~0.3 ms of argument checking each:
-half of a 30-s track's 1.3 s once the Viterbi was banded. ``_trough_probs`` is the same loop
+about half of the banded tracker's time. ``_trough_probs`` is the same loop
 compiled, with the Boltzmann prior written out as scipy's ``_pmf`` computes it; the difference
 function and the parabolic shifts are librosa's own code.
 """
@@ -30,7 +30,6 @@ _RESOLUTION = 0.1
 _MAX_TRANSITION_RATE = 35.92
 _SWITCH_PROB = 0.01
 _NO_TROUGH_PROB = 0.01
-
 
 
 def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: int, frame_length: int,
@@ -101,7 +100,9 @@ def _trough_probs(yin, thresholds, boltzmann, beta_probs, beta_prefix, no_trough
     for t in range(n_frames):
         x = yin[:, t]
         k = 0
-        if x[0] < x[1]:  # librosa's localmin leaves the ends to the caller; pyin sets the first so
+        # Troughs as librosa finds them: inside, below the left neighbour and not above the right;
+        # the first period where below the second (pyin's rule), the last where below its neighbour.
+        if x[0] < x[1]:
             troughs[k] = 0
             k += 1
         for p in range(1, n_periods - 1):
