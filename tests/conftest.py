@@ -3,7 +3,9 @@ and the real clips of ../shared/testdata where that folder exists."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,15 @@ import flows.dub  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[1]
 TESTDATA = REPO.parent / "shared" / "testdata"
+
+
+def load_bench(name: str):
+    """bench/<name>.py as a module (bench/ is scripts, not a package; they import each other by name)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

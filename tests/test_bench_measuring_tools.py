@@ -3,25 +3,15 @@ they say (an encode's size and fidelity, a process's CPU time, the stages Prefec
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _bench(name: str):
-    sys.path.insert(0, str(REPO / "bench"))
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_bench
 
 
 def _frames(n: int, width: int = 128, height: int = 96) -> list[np.ndarray]:
@@ -37,7 +27,7 @@ def _frames(n: int, width: int = 128, height: int = 96) -> list[np.ndarray]:
 
 
 def test_encoder_rows_lose_more_at_a_higher_crf_and_cost_fewer_bytes():
-    bench = _bench("bench_encoder")
+    bench = load_bench("bench_encoder")
     frames = _frames(20)
     fine = bench.encode(frames, 128, 96, "veryfast", 12, "")
     coarse = bench.encode(frames, 128, 96, "veryfast", 35, "")
@@ -47,7 +37,7 @@ def test_encoder_rows_lose_more_at_a_higher_crf_and_cost_fewer_bytes():
 
 
 def test_same_psnr_size_interpolates_on_the_rate_curve_and_refuses_to_extrapolate():
-    bench = _bench("bench_encoder")
+    bench = load_bench("bench_encoder")
     curve = [(49.0, 2.6), (50.0, 3.3), (50.5, 3.7)]
     assert bench.same_psnr_size(curve, 49.5) == pytest.approx(2.95)
     assert bench.same_psnr_size(curve, 50.0) == pytest.approx(3.3)
@@ -55,7 +45,7 @@ def test_same_psnr_size_interpolates_on_the_rate_curve_and_refuses_to_extrapolat
 
 
 def test_cpu_seconds_grow_with_work_and_are_none_once_the_process_is_gone():
-    bench = _bench("bench_cpu_use")
+    bench = load_bench("bench_cpu_use")
     spin_then_sleep = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\ntime.sleep(60)"
     busy = subprocess.Popen([sys.executable, "-c", spin_then_sleep])
     try:
@@ -81,6 +71,6 @@ def test_cpu_seconds_grow_with_work_and_are_none_once_the_process_is_gone():
      "polite-toucan", "Beginning"),
 ])
 def test_the_stages_are_read_from_prefects_log_lines(line, stage, event):
-    match = _bench("bench_cpu_use").FINISHED.match(line)
+    match = load_bench("bench_cpu_use").FINISHED.match(line)
     assert match is not None
     assert (match[5], match[6]) == (stage, event)

@@ -6,20 +6,11 @@ child process: about a minute on two idle cores, longer on a loaded machine (hen
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_pipeline", REPO / "bench" / "bench_pipeline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_bench
 
 
 def _rows(table: str) -> dict[str, list[str]]:
@@ -34,7 +25,7 @@ def _rows(table: str) -> dict[str, list[str]]:
 
 @pytest.mark.timeout(600)
 def test_quick_bench_prints_every_row(tmp_path):
-    bench = _bench()
+    bench = load_bench("bench_pipeline")
     out = tmp_path / "bench.md"
     report = bench.main(["--quick", "--workdir", str(tmp_path / "work"), "--output", str(out)])
     table = out.read_text(encoding="utf-8")

@@ -7,34 +7,22 @@ Needs the real talking-face clip of ../shared/testdata (the bench's input is mad
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-TESTDATA = REPO.parent / "shared" / "testdata"
+from tests.conftest import TESTDATA, load_bench
 
 pytestmark = pytest.mark.skipif(not (TESTDATA / "video").is_dir(),
                                 reason="needs ../shared/testdata (real talking-face clips); absent here")
-
-
-def _bench():
-    sys.path.insert(0, str(REPO / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_single_pass", REPO / "bench" / "bench_single_pass.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.timeout(900)
 def test_one_pass_renders_the_flows_frames_and_the_table_compares_both_layouts(tmp_path):
     from lipsync_sts import media
 
-    bench = _bench()
+    bench = load_bench("bench_single_pass")
     video = bench.bench_pipeline.build_input(tmp_path / "work", 6.0, 320, 180, real=True)
     dub = bench.Dub(video, tmp_path / "store")
 
