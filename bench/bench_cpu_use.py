@@ -45,18 +45,14 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def server_pid(parent: int) -> int | None:
-    """The Prefect API server the dub spawned (a uvicorn child)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat[1]) == parent and b"prefect.server" in cmd:
-            return int(entry.name)
-    return None
+    """The Prefect API server the dub spawned (a uvicorn child), found as bench_pipeline finds it."""
+    import psutil
+
+    try:
+        children = psutil.Process(parent).children()
+        return next((c.pid for c in children if "prefect.server" in " ".join(c.cmdline())), None)
+    except psutil.Error:  # the dub, or the child, has just exited
+        return None
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ import argparse
 import statistics
 import sys
 import time
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,7 @@ SECONDS = 30
 
 
 def speech() -> tuple[np.ndarray, str]:
-    import soundfile as sf
-    from scipy.signal import resample_poly
+    from lipsync_sts import media
 
     rate = voice._RATE
     files = sorted(SPEECH.glob("hi_noa_*.wav"))
@@ -38,12 +36,8 @@ def speech() -> tuple[np.ndarray, str]:
         t = np.arange(SECONDS * rate) / rate
         phase = 2 * np.pi * np.cumsum(110 * 2 ** (t / SECONDS)) / rate
         return sum(np.sin(k * phase) / k for k in range(1, 8)).astype(np.float32), "a synthetic gliding voice"
-    parts = []
-    for path in files:
-        y, sr = sf.read(path, dtype="float32", always_2d=True)
-        g = gcd(sr, rate)
-        parts.append(resample_poly(y.mean(axis=1), rate // g, sr // g).astype(np.float32))
-    return np.concatenate(parts)[: SECONDS * rate], f"{len(files)} Hindi news clips (hi_noa_*) joined"
+    y = np.concatenate([media.read_audio(path, rate) for path in files])
+    return y[: SECONDS * rate], f"{len(files)} Hindi news clips (hi_noa_*) joined"
 
 
 def main() -> None:

@@ -44,16 +44,10 @@ SPEECH = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "speech"
 @pytest.mark.skipif(not SPEECH.is_dir(),
                     reason="needs ../shared/testdata/speech (real Indian-language speech); absent here")
 def test_on_real_speech_too_the_track_is_librosas_at_the_settings_voice_matching_uses():
-    from math import gcd
-
-    import soundfile as sf
-    from scipy.signal import resample_poly
-
+    from lipsync_sts import media
     from models.tts import voice
 
-    y, sr = sf.read(SPEECH / "hi_noa_Bhopal_1910-201989195036_sent_7.wav", dtype="float32", always_2d=True)
-    g = gcd(sr, voice._RATE)
-    y = resample_poly(y.mean(axis=1), voice._RATE // g, sr // g).astype(np.float32)
+    y = media.read_audio(SPEECH / "hi_noa_Bhopal_1910-201989195036_sent_7.wav", voice._RATE)
     kw = dict(fmin=voice._FMIN, fmax=voice._FMAX, sr=voice._RATE, frame_length=voice._FRAME, hop_length=voice._HOP)
     f0, voiced = pyin(y, **kw)
     ref_f0, ref_voiced, _ = librosa.pyin(y, **kw)
