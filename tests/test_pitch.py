@@ -1,5 +1,5 @@
-"""The pitch tracker (banded Viterbi, compiled observation model) gives librosa.pyin's track exactly,
-only sooner."""
+"""The pitch tracker (banded Viterbi, compiled observation model, librosa's pYIN written out without
+librosa) gives librosa.pyin's track exactly, only sooner."""
 
 from __future__ import annotations
 
@@ -54,3 +54,18 @@ def test_on_real_speech_too_the_track_is_librosas_at_the_settings_voice_matching
     assert np.array_equal(voiced, ref_voiced)
     assert np.array_equal(f0[voiced], ref_f0[ref_voiced])
     assert 0.3 < voiced.mean() < 0.95  # speech with pauses: both voiced and unvoiced frames
+
+
+def test_voice_matching_tracks_pitch_without_loading_librosa():
+    # Importing librosa cost 1.9-3.4 s of the dub's serial chain; the tracker only needs its math.
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys, numpy as np; from models.tts import voice; "
+            "t = np.arange(16000) / 16000; y = np.sin(2 * np.pi * 140 * t).astype(np.float32); "
+            "print(json.dumps([round(voice.median_f0(y, 16000)), 'librosa' in sys.modules]))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [140, False]

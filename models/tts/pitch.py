@@ -10,17 +10,21 @@ those gives the same path, about 4× sooner.
 Before the decoding, librosa's observation model (its ``__pyin_helper``) loops over frames in
 Python and calls ``scipy.stats.boltzmann.pmf`` once a frame, ~0.3 ms of argument checking each:
 about half of the banded tracker's time. ``_trough_probs`` is the same loop
-compiled, with the Boltzmann prior written out as scipy's ``_pmf`` computes it; the difference
-function and the parabolic shifts are librosa's own code.
+compiled, with the Boltzmann prior written out as scipy's ``_pmf`` computes it.
+
+The rest of librosa's pYIN (framing, the difference function, the parabolic shifts, the
+transition matrix) is written out below operation for operation, so every value is the same bits
+(tests/test_pitch.py compares the tracks with librosa.pyin's). Importing librosa cost 1.9-3.4 s
+of the dub's serial chain on the 2-core Xeon, as the first thing voice matching did.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.fft
+import scipy.signal
 import scipy.stats
-from librosa import sequence, util
-from librosa.core import pitch as _librosa_pitch
 
 # librosa.pyin's defaults, which this module keeps.
 _N_THRESHOLDS = 100
@@ -37,11 +41,11 @@ def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: int, frame_length: int,
     """(f0 Hz with NaN where unvoiced, voiced flags), both (n_frames,): librosa.pyin(y, fmin=fmin,
     fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop_length), centred frames."""
     y = np.pad(np.asarray(y, np.float32), (frame_length // 2, frame_length // 2), mode="constant")
-    frames = util.frame(y, frame_length=frame_length, hop_length=hop_length)  # (frame_length, T)
+    frames = np.lib.stride_tricks.sliding_window_view(y, frame_length)[::hop_length].T  # (frame_length, T)
     min_period = int(np.floor(sr / fmax))
     max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
-    yin = _librosa_pitch._cumulative_mean_normalized_difference(frames, min_period, max_period)
-    shifts = _librosa_pitch._parabolic_interpolation(yin)
+    yin = _difference(frames, min_period, max_period)  # (periods, T) float64
+    shifts = _parabolic_shifts(yin)
     thresholds = np.linspace(0, 1, _N_THRESHOLDS + 1)
     beta_probs = np.diff(scipy.stats.beta.cdf(thresholds, *_BETA))
     per_semitone = int(np.ceil(1.0 / _RESOLUTION))
@@ -52,10 +56,12 @@ def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: int, frame_length: int,
     observation = _observation(trough, shifts, sr, min_period, fmin, n_bins, per_semitone)  # (2·n_bins, T)
 
     width = round(_MAX_TRANSITION_RATE * 12 * hop_length / sr) * per_semitone + 1
-    local = sequence.transition_local(n_bins, width, window="triangle", wrap=False)  # (n_bins, n_bins)
-    transition = np.kron(sequence.transition_loop(2, 1 - _SWITCH_PROB), local)  # voiced / unvoiced blocks
+    local = _transition_local(n_bins, width)  # (n_bins, n_bins)
+    stay = 1 - _SWITCH_PROB
+    loop = np.array([[stay, 1.0 - stay], [1.0 - stay, stay]])  # librosa's transition_loop(2, stay)
+    transition = np.kron(loop, local)  # voiced / unvoiced blocks
     # librosa's Viterbi works in log(p + tiny); the same here, so equal paths come out.
-    eps = util.tiny(observation)
+    eps = np.finfo(observation.dtype).tiny
     nonzero = local > 0
     first = np.argmax(nonzero, axis=0).astype(np.int64)  # per target state: its band of predecessors
     last = (n_bins - 1 - np.argmax(nonzero[::-1], axis=0)).astype(np.int64)
@@ -66,6 +72,50 @@ def pyin(y: np.ndarray, *, fmin: float, fmax: float, sr: int, frame_length: int,
     voiced = states < n_bins
     f0[~voiced] = np.nan
     return f0, voiced
+
+
+def _difference(frames: np.ndarray, min_period: int, max_period: int) -> np.ndarray:
+    """(max_period - min_period + 1, T) cumulative mean normalised difference (YIN's equation 8) of
+    float32 frames (frame_length, T): librosa's ``_cumulative_mean_normalized_difference``, with its
+    autocorrelation (``autocorrelate``: scipy.fft, |X|² in float32) and its float64 division."""
+    n_pad = scipy.fft.next_fast_len(2 * frames.shape[0] - 1, real=True)
+    spectrum = scipy.fft.rfft(frames, n=n_pad, axis=0)
+    acf = scipy.fft.irfft(np.square(spectrum.real) + np.square(spectrum.imag), n=n_pad, axis=0)[:max_period + 1]
+    d = np.square(frames)
+    np.cumsum(d, out=d, axis=0)  # energy of each prefix
+    d[0] = 0
+    # d(k) = 2·(ACF(0) - ACF(k)) - sum_{m<k} y(m)²
+    d[1:max_period + 1] = 2 * (acf[0:1] - acf[1:max_period + 1]) - d[:max_period]
+    mean = np.cumsum(d[1:max_period + 1], axis=0) / np.arange(1, max_period + 1)[:, None]
+    return d[min_period:max_period + 1] / (mean[min_period - 1:max_period] + np.finfo(np.float64).tiny)
+
+
+def _parabolic_shifts(x: np.ndarray) -> np.ndarray:
+    """Per period and frame, where the parabola through it and its neighbours has its optimum,
+    relative to it; 0 where that lies a bin or more away and at both ends (librosa's
+    ``_parabolic_interpolation``)."""
+    shifts = np.zeros_like(x)
+    a = x[2:] + x[:-2] - 2 * x[1:-1]
+    b = (x[2:] - x[:-2]) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shifts[1:-1] = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a)
+    return shifts
+
+
+def _transition_local(n_states: int, width: int) -> np.ndarray:
+    """(n_states, n_states) transitions to the states within ``width`` // 2, weighted by a triangle
+    and not wrapping around: librosa's ``transition_local(n_states, width, window="triangle",
+    wrap=False)``."""
+    window = scipy.signal.get_window("triangle", width, fftbins=False)
+    left = (n_states - width) // 2
+    centred = np.pad(window, (left, n_states - width - left))
+    transition = np.zeros((n_states, n_states))
+    for i in range(n_states):
+        row = np.roll(centred, n_states // 2 + i + 1)
+        row[min(n_states, i + width // 2 + 1):] = 0
+        row[:max(0, i - width // 2)] = 0
+        transition[i] = row
+    return transition / transition.sum(axis=1, keepdims=True)
 
 
 def _observation(trough: np.ndarray, shifts: np.ndarray, sr: int, min_period: int, fmin: float, n_bins: int,
