@@ -9,7 +9,8 @@ import models.tts
 from lipsync_sts.cache import stage
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 from models.tts import TtsConfig
-from models.tts import voice
+from models.tts import espeak, voice
+from models.tts.espeak import Speech
 from models.tts.voice import VoiceChoice, VoiceMatchConfig
 from tasks.transcribe import load_segments
 
@@ -34,8 +35,13 @@ def match_speaker_voice(store: ArtifactStore, audio: ArtifactRef, segments: Arti
     # fit_timing alone, which needs only the source F0 recorded here.
     search = config.voice if getattr(config.tts, "backend", "espeak-ng") == "espeak-ng" else \
         config.voice.model_copy(update={"enabled": False})
-    choice = voice.choose_voice(source_f0, _PROBE_TEXT, config.language, config.tts, search, models.tts.synthesize)
+    choice = voice.choose_voice(source_f0, _PROBE_TEXT, config.language, config.tts, search, _probe_speech)
     return store.put_json(choice.model_dump(mode="json"), kind="voice", meta=choice.model_dump(mode="json"))
+
+
+def _probe_speech(text: str, language: str, tts: TtsConfig) -> Speech:
+    # Only the probes' pitch is measured: their phoneme timings would be thrown away.
+    return espeak.synthesize(text, language, tts, with_phonemes=False)
 
 
 def voice_tts(base: TtsConfig, voice_ref: ArtifactRef | None) -> TtsConfig:

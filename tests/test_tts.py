@@ -111,6 +111,14 @@ def test_repeated_synthesis_gives_identical_audio_and_timings(hindi):
     assert again.phonemes == hindi.phonemes
 
 
+def test_speech_asked_for_without_phonemes_is_the_same_audio(hindi):
+    from models.tts import espeak
+
+    bare = espeak.synthesize(HINDI, "hi", TtsConfig(), with_phonemes=False)
+    np.testing.assert_array_equal(bare.audio, hindi.audio)
+    assert bare.phonemes == [] and hindi.phonemes
+
+
 def test_text_with_shell_metacharacters_is_spoken_not_executed(tmp_path):
     marker = tmp_path / "pwned"
     text = (
