@@ -13,6 +13,7 @@ import io
 import json
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,22 +98,36 @@ def _write_clip(store: ArtifactStore, key: str, clip: SpeechClips) -> None:
 
 def synthesize_segments(store: ArtifactStore, segments: ArtifactRef, config: SynthesizeConfig) -> ArtifactRef:
     texts = [s.text for s in load_segments(store, segments)]
-    clips, phonemes, rate = [], [], config.tts.sample_rate
-    made = 0
-    with Progress(len(texts), f"synthesize {config.language}") as progress:
-        for text in texts:
-            key = clip_key(text, config.language, config.tts)
-            clip = _read_clip(store, key)
-            if clip is None:
-                speech = models.tts.synthesize(text, config.language, config.tts)
-                clip = SpeechClips([speech.audio.astype(np.float32)], speech.sample_rate,
-                                   [[(float(a), float(b), str(p)) for a, b, p in speech.phonemes]])
-                _write_clip(store, key, clip)
-                made += 1
-            clips.append(clip.clips[0])
-            phonemes.append(clip.phonemes[0])
-            rate = clip.sample_rate
-            progress.update()
+    keys = [clip_key(text, config.language, config.tts) for text in texts]
+    found: list[SpeechClips | None] = [_read_clip(store, key) for key in keys]
+    missing = [i for i, clip in enumerate(found) if clip is None]
+
+    def make(i: int) -> SpeechClips:
+        speech = models.tts.synthesize(texts[i], config.language, config.tts)
+        clip = SpeechClips([speech.audio.astype(np.float32)], speech.sample_rate,
+                           [[(float(a), float(b), str(p)) for a, b, p in speech.phonemes]])
+        _write_clip(store, keys[i], clip)
+        return clip
+
+    # Segments are spoken side by side where the backend allows (child processes: the cores, not the
+    # GIL, bound them); the results are taken in segment order, so the first failing segment is the
+    # one reported, as when they ran one by one.
+    with Progress(len(texts), f"synthesize {config.language}") as progress, \
+            ThreadPoolExecutor(max_workers=min(models.tts.parallel_calls(config.tts), max(len(missing), 1))) as pool:
+        progress.update(len(texts) - len(missing))
+        futures = {i: pool.submit(make, i) for i in missing}
+        try:
+            for i in missing:
+                found[i] = futures[i].result()
+                progress.update()
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+    clips = [clip.clips[0] for clip in found]
+    phonemes = [clip.phonemes[0] for clip in found]
+    rate = found[0].sample_rate if found else config.tts.sample_rate
+    made = len(missing)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speech.npz"
         SpeechClips(clips, rate, phonemes).save(path)

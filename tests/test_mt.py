@@ -37,6 +37,33 @@ def test_every_input_text_gets_exactly_one_output_in_order():
     assert all("\n" not in t for t in out)
 
 
+def test_texts_are_translated_side_by_side_each_once_and_kept_in_order(monkeypatch):
+    import os
+    import threading
+    import time
+
+    from models.mt import apertium
+
+    calls, running, most = [], [0], [0]
+    lock = threading.Lock()
+
+    def slow_echo(text, mode, timeout_s=60.0):
+        with lock:
+            calls.append(text)
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2 if text == "क" else 0.02)  # the first finishes last
+        with lock:
+            running[0] -= 1
+        return text
+
+    monkeypatch.setattr(apertium, "run_apertium", slow_echo)
+    texts = ["क", "ख", "ग", "क", "घ"]
+    assert translate(texts, "hi", "ur") == [devanagari_to_urdu(t) for t in texts]
+    assert sorted(calls) == sorted(set(texts))
+    assert most[0] == min(len(os.sched_getaffinity(0)), 4)
+
+
 @needs_apertium
 def test_a_multi_line_text_stays_one_output():
     assert len(translate(["मेरा नाम\nराम है"], "hi", "ur")) == 1

@@ -105,6 +105,83 @@ def test_editing_one_subtitle_line_resynthesises_exactly_that_segment(tmp_path, 
     assert second.sha256 != first.sha256  # so the stages after TTS rerun
 
 
+def _segments(store: ArtifactStore, texts: list[str]):
+    return store.put_json([Segment(start=i, end=i + 1, text=t).model_dump() for i, t in enumerate(texts)],
+                          kind="segments")
+
+
+def test_segments_are_spoken_side_by_side_and_kept_in_their_order(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import models.tts
+    from models.tts import Speech
+    from tasks.synthesize import SpeechClips, SynthesizeConfig, synthesize_segments
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_tone(text, language, config):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3 if text == "0" else 0.05)  # the first finishes last
+        with lock:
+            running[0] -= 1
+        return Speech(audio=np.full(100 + int(text), 0.1, np.float32), sample_rate=16000)
+
+    monkeypatch.setattr(models.tts, "synthesize", slow_tone)
+    monkeypatch.setattr(models.tts, "parallel_calls", lambda config: 3)
+    store = ArtifactStore(str(tmp_path / "store"))
+    ref = synthesize_segments(store, _segments(store, [str(i) for i in range(6)]), SynthesizeConfig(language="hi"))
+    clips = SpeechClips.load(store.local_path(ref)).clips
+    assert most[0] == 3
+    assert [len(c) for c in clips] == [100, 101, 102, 103, 104, 105]
+
+
+def test_of_several_failing_segments_the_first_in_order_is_reported(tmp_path, monkeypatch):
+    import time
+
+    import models.tts
+    from tasks.synthesize import SynthesizeConfig, synthesize_segments
+
+    def fail_late_ones(text, language, config):
+        time.sleep(0.3 if text == "1" else 0.0)  # segment 2 fails first in time
+        raise UserInputError(f"segment {text} cannot be spoken")
+
+    monkeypatch.setattr(models.tts, "synthesize", fail_late_ones)
+    monkeypatch.setattr(models.tts, "parallel_calls", lambda config: 2)
+    store = ArtifactStore(str(tmp_path / "store"))
+    with pytest.raises(UserInputError, match="segment 1 cannot"):
+        synthesize_segments(store, _segments(store, ["1", "2"]), SynthesizeConfig(language="hi"))
+
+
+@needs_espeak
+def test_espeak_clips_are_the_same_spoken_side_by_side_as_one_by_one(tmp_path, monkeypatch):
+    import models.tts
+    from tasks.synthesize import SpeechClips, SynthesizeConfig, synthesize_segments
+
+    lines = ["मेरा नाम राम है", "मैं घर जा रहा हूँ", "आप कैसे हैं", "आज मौसम अच्छा है"]
+    assert models.tts.parallel_calls(TtsConfig()) >= 1
+    side_by_side = ArtifactStore(str(tmp_path / "a"))
+    a = SpeechClips.load(side_by_side.local_path(
+        synthesize_segments(side_by_side, _segments(side_by_side, lines), SynthesizeConfig(language="hi"))))
+    monkeypatch.setattr(models.tts, "parallel_calls", lambda config: 1)
+    one_by_one = ArtifactStore(str(tmp_path / "b"))
+    b = SpeechClips.load(one_by_one.local_path(
+        synthesize_segments(one_by_one, _segments(one_by_one, lines), SynthesizeConfig(language="hi"))))
+    assert all(np.array_equal(x, y) for x, y in zip(a.clips, b.clips)) and len(a.clips) == 4
+    assert a.phonemes == b.phonemes and all(a.phonemes)
+
+
+def test_only_backends_that_work_in_child_processes_run_side_by_side():
+    from models.tts import parallel_calls
+
+    assert parallel_calls(TtsConfig(backend="vits", model="x")) == 1
+    assert parallel_calls(TtsConfig(backend="gtts")) == 1
+    assert parallel_calls(TtsConfig()) == parallel_calls(TtsConfig(backend="festival")) >= 1
+
+
 @needs_espeak
 def test_a_different_voice_setting_is_not_served_from_the_clip_cache(tmp_path):
     from tasks.synthesize import clip_key

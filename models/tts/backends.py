@@ -6,9 +6,22 @@ only, so the lip-sync stage falls back to the audio for them.
 
 from __future__ import annotations
 
+import os
+
 from lipsync_sts.errors import UserInputError
 from models.tts import checks, espeak
 from models.tts.espeak import Speech, TtsConfig
+
+
+def parallel_calls(config: TtsConfig) -> int:
+    """How many :func:`synthesize` calls may run at once. espeak-ng and Festival work in child
+    processes (espeak-ng two a segment: the program and the phoneme process, ~160 ms together of
+    which ~80 ms is the phoneme process's Python start), so threads keep every core busy with
+    them; VITS already spreads one call over every core through torch, and gTTS is an online
+    service that answers a burst of requests by refusing them."""
+    if config.backend in ("espeak-ng", "festival"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return 1
 
 
 def synthesize(text: str, language: str, config: TtsConfig) -> Speech:
