@@ -3,9 +3,9 @@
 librosa compiles its numba functions when first imported and caches the machine code beside its
 sources (speaker fitting, Wav2Lip's mels and fit_timing's resampling use it; the pitch tracker no
 longer does); the pitch tracker's Viterbi and observation model (models/tts/pitch.py) are
-compiled on their first call; and matplotlib builds its font list on first use. On a fresh 2-core machine these
-took ~41 s of the first dub's match_voice stage (numba: import 34 s, first call 7 s) and a few
-seconds of its mix.
+compiled on their first call; and matplotlib builds its font list on first use. On a fresh 2-core
+machine these took ~41 s of the first dub's match_voice stage (numba: import 34 s, first call
+7 s) and a few seconds of its mix.
 ``scripts/setup.sh`` runs this once; afterwards each of them loads from its cache.
 """
 

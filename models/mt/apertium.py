@@ -5,10 +5,10 @@ bilingual entry) and ``#word`` (no target form). Those words come back in the so
 they are transliterated into the target script here: a dubbing pipeline feeds this text to a TTS
 voice that cannot read the other script.
 
-Each text is translated by its own ``apertium`` process (~150 ms on a 2-core Xeon: the apertium
-script and a pipe of five programs, each loading its dictionaries): Apertium's transfer rules may move words across a
-newline, so joining segments with a separator would not keep one output per input reliably. The
-processes run side by side, as many as there are cores.
+Each text is translated by its own ``apertium`` process (~80-150 ms on a 2-core Xeon: a shell
+script and a pipe of five programs, each loading its dictionaries): Apertium's transfer rules may
+move words across a newline, so joining segments with a separator would not keep one output per
+input reliably. The processes run side by side, as many as there are cores.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from models.tts.espeak import Speech, TtsConfig
 
 def parallel_calls(config: TtsConfig) -> int:
     """How many :func:`synthesize` calls may run at once. espeak-ng and Festival work in child
-    processes (espeak-ng two a segment: the program and the phoneme process, ~160 ms together of
+    processes (espeak-ng two per segment: the program and the phoneme process, ~160 ms together of
     which ~80 ms is the phoneme process's Python start), so threads keep every core busy with
     them; VITS already spreads one call over every core through torch, and gTTS is an online
     service that answers a burst of requests by refusing them."""
