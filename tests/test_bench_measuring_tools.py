@@ -1,5 +1,6 @@
-"""bench/bench_encoder.py and bench/bench_cpu_use.py: the pieces their tables rest on measure what
-they say (an encode's size and fidelity, a process's CPU time, the stages Prefect's log names)."""
+"""bench/bench_encoder.py, bench/bench_cpu_use.py and bench/bench_revisions.py: the pieces their tables rest
+on measure what they say (an encode's size and fidelity, a process's CPU time, the stages and flow
+time a dub's output names)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,34 @@ def test_the_stages_are_read_from_prefects_log_lines(line, stage, event):
     match = load_bench("bench_cpu_use").FINISHED.match(line)
     assert match is not None
     assert (match[5], match[6]) == (stage, event)
+
+
+def test_a_dubs_stage_seconds_and_flow_time_are_read_from_its_output():
+    log = """23:59:50.100 | INFO    | Flow run 'calm-owl' - Beginning flow run 'calm-owl' for flow 'dub'
+23:59:50.300 | INFO    | Task run 'ingest-488' - Finished in state Completed()
+00:01:02.600 | INFO    | Flow run 'calm-owl' - Finished in state Completed()
+stage              for     result         time
+ingest             -       completed     0.15s
+match_voice        ur      completed     3.76s
+lipsync            ur      cached        0.02s
+3 stages, 1 cached, 3.9s
+"""
+    stages, flow = load_bench("bench_revisions").read_log(log)
+    assert stages == {"ingest": 0.15, "match_voice [ur]": 3.76, "lipsync [ur]": 0.02}
+    assert flow == pytest.approx(72.5)  # across midnight
+
+
+def test_a_log_without_the_flows_end_is_refused():
+    with pytest.raises(ValueError, match="flow start and end"):
+        load_bench("bench_revisions").read_log("12:00:00.000 | INFO    | Flow run 'x' - Beginning flow run 'x'\n")
+
+
+def test_the_revision_table_gives_each_round_and_the_medians():
+    runs = {"old": [{"stages": {"a": 2.0}, "flow_s": 10.0, "cpu_s": 15.0},
+                    {"stages": {"a": 4.0}, "flow_s": 12.0, "cpu_s": 17.0}],
+            "new": [{"stages": {"a": 1.0, "b": 0.5}, "flow_s": 9.0, "cpu_s": 14.0},
+                    {"stages": {"a": 1.5}, "flow_s": 8.0, "cpu_s": 13.0}]}
+    table = load_bench("bench_revisions").report(runs)
+    assert "| a | 2.00, 4.00 | 1.00, 1.50 | 3.00 → 1.25 |" in table
+    assert "| b | –, – | 0.50, – | – → 0.50 |" in table
+    assert "| flow | 10.00, 12.00 | 9.00, 8.00 | 11.00 → 8.50 |" in table
