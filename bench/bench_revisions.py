@@ -4,9 +4,11 @@
 
 BEFORE (and AFTER; default: the working tree) are git revisions, each checked out into a worktree
 of its own and warmed up (numba's caches live beside the sources). Each round runs one first dub
-of each, one after the other, with a fresh store (`lipsync-sts dub`, bench_pipeline's environment,
+of each, one after the other and in turns first (a machine that speeds up or slows down over the
+run favours neither), with a fresh store (`lipsync-sts dub`, bench_pipeline's environment,
 evaluation on). The 2-core Xeon's speed moves by a third between minutes (bench_pipeline's speed
-probe), more than most single changes: only runs this close together compare. Printed: each
+probe), more than most single changes: only runs this close together compare; the stages a change
+does not touch show how far the machine moved. Printed: each
 dub's stage seconds (the dub's own stage table), its flow time (Prefect's log: the flow's start to
 its end) and the dub process's CPU seconds, then the medians per version.
 
@@ -63,6 +65,14 @@ def checkout(revision: str, work: Path) -> Path:
     return path
 
 
+def working_tree_label() -> str:
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return f"{head} (working tree{', changed' if dirty else ''})"
+
+
 def one_dub(code: Path, video: Path, run: Path) -> dict:
     run.mkdir(parents=True)
     command = [str(Path(sys.executable).with_name("lipsync-sts")), "dub", str(video), "--from", "hi", "--to", "ur",
@@ -110,11 +120,11 @@ def main(argv: list[str] | None = None) -> str:
                  "`bench/bench_pipeline.py --skip-scaling --skip-baselines`")
     work = Path(tempfile.mkdtemp(prefix="bench-revisions-"))
     codes = {args.before: checkout(args.before, work),
-             (args.after or "working tree"): checkout(args.after, work) if args.after else ROOT}
+             (args.after or working_tree_label()): checkout(args.after, work) if args.after else ROOT}
     runs: dict[str, list[dict]] = {name: [] for name in codes}
     try:
         for k in range(args.rounds):
-            for name, code in codes.items():
+            for name, code in list(codes.items())[::1 if k % 2 == 0 else -1]:
                 print(f"[bench {time.strftime('%H:%M:%S')}] round {k + 1}: {name}", file=sys.stderr, flush=True)
                 runs[name].append(one_dub(code, args.video, work / f"round{k + 1}-{code.name}"))
     finally:
