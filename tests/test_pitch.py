@@ -3,13 +3,12 @@ librosa) gives librosa.pyin's track exactly, only sooner."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import librosa
 import numpy as np
 import pytest
 
 from models.tts.pitch import pyin
+from tests.conftest import REPO, TESTDATA
 
 SR = 16_000
 
@@ -38,7 +37,7 @@ def test_the_pitch_track_is_librosas_frame_for_frame():
     assert voiced.mean() > 0.5
 
 
-SPEECH = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "speech"
+SPEECH = TESTDATA / "speech"
 
 
 @pytest.mark.skipif(not SPEECH.is_dir(),
@@ -65,7 +64,7 @@ def test_voice_matching_tracks_pitch_without_loading_librosa():
     code = ("import json, sys, numpy as np; from models.tts import voice; "
             "t = np.arange(16000) / 16000; y = np.sin(2 * np.pi * 140 * t).astype(np.float32); "
             "print(json.dumps([round(voice.median_f0(y, 16000)), 'librosa' in sys.modules]))")
-    run = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1]) == [140, False]
