@@ -55,6 +55,36 @@ def server_pid(parent: int) -> int | None:
         return None
 
 
+def sampled_dub(video: Path, source: str, target: str, run: Path, env: dict[str, str],
+                options: list[str] = ()) -> tuple[int, list[tuple[float, float | None, float | None]]]:
+    """Run `lipsync-sts dub` in ``run`` (its store, output and log, dub.log, there), sampling every
+    0.25 s the CPU seconds of the dub and of Prefect's server: (exit status, [(epoch s, dub cpu-s,
+    server cpu-s)])."""
+    command = [str(Path(sys.executable).with_name("lipsync-sts")), "dub", str(video), "--from", source,
+               "--to", target, "--store", str(run / "store"), "-o", str(run / "out.mp4"), *options]
+    samples = []
+    with open(run / "dub.log", "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(run))
+        server = None
+        while proc.poll() is None:
+            server = server or server_pid(proc.pid)
+            samples.append((time.time(), cpu_seconds(proc.pid), cpu_seconds(server) if server else None))
+            time.sleep(0.25)
+    return proc.returncode, samples
+
+
+def log_events(text: str) -> list[tuple[float, str, str]]:
+    """(seconds after midnight, the stage or "flow", "Beginning" or "Finished") of each line of
+    Prefect's log that starts or ends a run. Prefect stamps its lines with the local wall clock, to
+    the millisecond and without a date."""
+    events = []
+    for line in text.splitlines():
+        m = FINISHED.match(line)
+        if m:
+            events.append((int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]), m[5] if m[4] == "Task" else "flow", m[6]))
+    return events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("video", nargs="?", type=Path, default=DEFAULT)
@@ -66,30 +96,14 @@ def main() -> None:
         sys.exit(f"{args.video} does not exist: give a video, or build the 30-s 720p input with "
                  "`bench/bench_pipeline.py --skip-scaling --skip-baselines`")
     work = Path(tempfile.mkdtemp(prefix="cpu-use-"))
+    status, samples = sampled_dub(args.video, args.source, args.target, work, child_env(work),
+                                  [a for a in args.dub_options if a != "--"])
     log_path = work / "dub.log"
-    command = [str(Path(sys.executable).with_name("lipsync-sts")), "dub", str(args.video), "--from", args.source,
-               "--to", args.target, "--store", str(work / "store"), "-o", str(work / "out.mp4"),
-               *[a for a in args.dub_options if a != "--"]]
-    samples: list[tuple[float, float | None, float | None]] = []  # (epoch s, dub cpu-s, server cpu-s)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env(work), cwd=str(work))
-        server = None
-        while proc.poll() is None:
-            server = server or server_pid(proc.pid)
-            samples.append((time.time(), cpu_seconds(proc.pid), cpu_seconds(server) if server else None))
-            time.sleep(0.25)
-    if proc.returncode != 0:
-        sys.exit(f"the dub failed (exit {proc.returncode}); its log: {log_path}")
+    if status != 0:
+        sys.exit(f"the dub failed (exit {status}); its log: {log_path}")
 
-    # Prefect stamps its log lines with the local wall clock, to the millisecond and without a date.
-    day = _dt.date.fromtimestamp(samples[0][0])
-    events = []  # (epoch s, stage, what)
-    for line in log_path.read_text(errors="replace").splitlines():
-        m = FINISHED.match(line)
-        if m:
-            h, mi, sec = int(m[1]), int(m[2]), float(m[3])
-            at = _dt.datetime(day.year, day.month, day.day, h, mi).timestamp() + sec  # naive: local time
-            events.append((at, m[5] if m[4] == "Task" else "flow", m[6]))
+    midnight = _dt.datetime.combine(_dt.date.fromtimestamp(samples[0][0]), _dt.time()).timestamp()  # local
+    events = [(midnight + s, who, what) for s, who, what in log_events(log_path.read_text(errors="replace"))]
     start = next(t for t, who, what in events if who == "flow" and what == "Beginning")
     end = next(t for t, who, what in events if who == "flow" and what == "Finished")
 

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_cpu_use import DEFAULT, FINISHED, cpu_seconds  # noqa: E402
+from bench_cpu_use import DEFAULT, log_events, sampled_dub  # noqa: E402
 from bench_pipeline import child_env  # noqa: E402
 
 # A row of the stage table a dub prints at its end: "match_voice   ur   completed   3.76s".
@@ -46,10 +46,9 @@ def read_log(text: str) -> tuple[dict[str, float], float]:
             stages[m[1] if m[2] == "-" else f"{m[1]} [{m[2]}]"] = float(m[3])
     # Prefect's times carry no date; a flow that crosses midnight wraps round.
     times = {}
-    for line in text.splitlines():
-        m = FINISHED.match(line)
-        if m and m[4] == "Flow":
-            times.setdefault(m[6], int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
+    for at, who, what in log_events(text):
+        if who == "flow":
+            times.setdefault(what, at)
     if "Beginning" not in times or "Finished" not in times:
         raise ValueError("no flow start and end in the dub's log")
     return stages, (times["Finished"] - times["Beginning"]) % 86400
@@ -75,19 +74,11 @@ def working_tree_label() -> str:
 
 def one_dub(code: Path, video: Path, run: Path) -> dict:
     run.mkdir(parents=True)
-    command = [str(Path(sys.executable).with_name("lipsync-sts")), "dub", str(video), "--from", "hi", "--to", "ur",
-               "--store", str(run / "store"), "-o", str(run / "out.mp4")]
-    env = {**child_env(run), "PYTHONPATH": str(code)}
-    cpu = 0.0
-    with open(run / "dub.log", "w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(run))
-        while proc.poll() is None:
-            cpu = cpu_seconds(proc.pid) or cpu
-            time.sleep(0.25)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the dub with {code} failed (exit {proc.returncode}); its log: {run / 'dub.log'}")
+    status, samples = sampled_dub(video, "hi", "ur", run, {**child_env(run), "PYTHONPATH": str(code)})
+    if status != 0:
+        raise RuntimeError(f"the dub with {code} failed (exit {status}); its log: {run / 'dub.log'}")
     stages, flow = read_log((run / "dub.log").read_text(errors="replace"))
-    return {"stages": stages, "flow_s": flow, "cpu_s": cpu}
+    return {"stages": stages, "flow_s": flow, "cpu_s": max(s[1] for s in samples if s[1] is not None)}
 
 
 def report(runs: dict[str, list[dict]]) -> str:

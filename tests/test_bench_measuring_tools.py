@@ -1,6 +1,6 @@
-"""bench/bench_encoder.py, bench/bench_cpu_use.py and bench/bench_revisions.py: the pieces their tables rest
-on measure what they say (an encode's size and fidelity, a process's CPU time, the stages and flow
-time a dub's output names)."""
+"""bench/bench_encoder.py, bench/bench_cpu_use.py and bench/bench_revisions.py: the pieces their
+tables rest on measure what they say (an encode's size and fidelity, a process's CPU time, the
+stages and flow time a dub's output names)."""
 
 from __future__ import annotations
 
