@@ -61,6 +61,15 @@ def test_quick_bench_prints_every_row(tmp_path):
     assert re.search(r"\d+\.\d% of first", rerun["note"])
     for row in (first, rerun, extra):
         assert 50 < float(row["peak RSS MB"]) < 8000
+    # The CPU the first dub burnt, and the bound on its RTF that follows from it.
+    cpu = rows["dub first run: CPU seconds in the flow"]
+    busy = re.search(r"= (\d+\.\d+) of (\d+) cores busy on average; .* the RTF would be (\d+\.\d+)", cpu["note"])
+    assert busy and 0 < float(busy[1]) <= int(busy[2]) + 0.5, cpu
+    assert float(busy[3]) == pytest.approx(float(cpu["seconds"]) / int(busy[2]) / report["first"]["duration"], abs=0.01)
+    # A dub without the output's measurement: fewer stages, so less time than the first (cold) one.
+    bare = rows["dub first run without the evaluation (--no-evaluate, fresh store)"]
+    assert 0 < float(bare["seconds"]) < float(first["seconds"])
+    assert not any(s["stage"] in ("evaluate", "check_images") for s in report["noeval"]["stages"])
 
     embedded = rows["embedded lip-sync render, 512×512"]
     wav2lip = rows["Wav2Lip generator: ours / public inference"]
