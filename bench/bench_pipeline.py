@@ -15,8 +15,9 @@ the seconds to decode the input's first 10 s, taken at the start and the end). R
   a rerun from the cache (same store and inputs, a new process), and one more target language
   (same store, a new --to: ta, its translation given as an .srt since the embedded MT only has hi<->ur);
 - the first dubs' CPU seconds (every thread of the dub's process), which bound the flow from below
-  (CPU seconds / cores), and one more first dub without the evaluation (--no-evaluate): what
-  measuring the output costs;
+  (CPU seconds / cores), with how the machine's cores were spent meanwhile by any process (busy,
+  idle, stolen by the hypervisor: /proc/stat), and one more first dub without the evaluation
+  (--no-evaluate): what measuring the output costs;
 - the baselines: embedded lip-sync frames/s at 512x512 (bench_embedded_lipsync.py) and the public
   Wav2Lip inference loop against ours on the same generator (bench_wav2lip.py), both run as
   subprocesses here and parsed;
@@ -219,6 +220,25 @@ def _status_mb(field: str) -> float:
     return int(m.group(1)) / 1024 if m else float("nan")
 
 
+def machine_ticks() -> dict[str, int]:
+    """The whole machine's CPU time so far, in clock ticks summed over its cores (/proc/stat's
+    first line): busy (user, nice, system, irq, softirq), idle (idle, iowait), and steal (time the
+    hypervisor gave this VM's cores to other guests); {} where /proc/stat cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in f.readline().split()[1:9])
+    except (OSError, ValueError):
+        return {}
+    return {"busy": user + nice + system + irq + softirq, "idle": idle + iowait, "steal": steal}
+
+
+def machine_shares(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+    """How the machine's cores spent a span: each of busy, idle and steal as a share of their sum."""
+    spent = {k: after[k] - before[k] for k in before} if before and after else {}
+    total = sum(spent.values())
+    return {k: v / total for k, v in spent.items()} if total > 0 else {}
+
+
 class Peak:
     """The process's RSS high-water mark, resettable: each stage gets its own, the max is kept."""
 
@@ -335,7 +355,7 @@ def _child(spec_path: Path) -> None:
         @flow(name="dub", log_prints=True)
         def bench_dub():
             peak.take()
-            start, cpu_start = time.perf_counter(), time.process_time()
+            start, cpu_start, ticks = time.perf_counter(), time.process_time(), machine_ticks()
             try:
                 return run_dub(request, ArtifactStore(run["store"]), log)
             finally:
@@ -343,6 +363,7 @@ def _child(spec_path: Path) -> None:
                 # Every thread of this process (stages, decoders, encoders, model runtimes); not
                 # Prefect's server, a process of its own.
                 timing["cpu_s"] = time.process_time() - cpu_start
+                timing["machine"] = machine_shares(ticks, machine_ticks())
 
         rss_before = _status_mb("VmRSS")
         started = time.perf_counter()
@@ -353,7 +374,7 @@ def _child(spec_path: Path) -> None:
         results["runs"].append({
             "name": run["name"], "video": run["video"], "duration": info.duration, "frames": info.n_frames,
             "width": info.width, "height": info.height, "targets": run["targets"],
-            "flow_s": timing["flow_s"], "cpu_s": timing["cpu_s"], "call_s": wall, "rss_before_mb": round(rss_before, 1),
+            "flow_s": timing["flow_s"], "cpu_s": timing["cpu_s"], "machine": timing["machine"], "call_s": wall, "rss_before_mb": round(rss_before, 1),
             "peak_mb": round(max([after, log.between, *(r["peak_mb"] for r in log.rows)]), 1), "stages": stages,
             "between_mb": round(log.between, 1),
             "outputs": [o.video for o in result.outputs], "source_srt": result.source_subtitles})
@@ -599,6 +620,16 @@ def decode_row(run: dict, verdict) -> list[str]:
             "one pass against these two whole ones: bench_single_pass.py"]
 
 
+def _machine_note(shares: list[dict[str, float]]) -> str:
+    """Where the machine's cores went during the first dubs: cores this VM was not given (steal)
+    slow every stage without any change of ours, and idle ones are overlap the flow left unused."""
+    shares = [s for s in shares if s]
+    if not shares:
+        return ""
+    each = "; ".join(f"{s['busy']:.0%} busy, {s['idle']:.0%} idle, {s['steal']:.0%} stolen" for s in shares)
+    return f"; the machine's cores during each of these dubs (any process, /proc/stat): {each}"
+
+
 def build_table(report: dict) -> list[list[str]]:
     rows: list[list[str]] = []
     first, rerun, extra = report["first"], report["rerun"], report["extra"]
@@ -630,7 +661,8 @@ def build_table(report: dict) -> list[list[str]]:
         rows.append(["dub first run: CPU seconds in the flow", _fmt(cpu_s), "", "", "", "", "",
                      f"median of {len(cpus)} ({', '.join(f'{c:.1f}' for c in cpus)}), all threads of the dub's "
                      f"process = {cpu_s / median_s:.2f} of {cores} cores busy on average; even with all {cores} "
-                     f"busy throughout, the RTF would be {cpu_s / cores / dur:.2f}"])
+                     f"busy throughout, the RTF would be {cpu_s / cores / dur:.2f}"
+                     + _machine_note(report.get("first_machine") or [])])
     noeval = report.get("noeval")
     if noeval:
         share = 1 - noeval["flow_s"] / median_s
@@ -953,7 +985,8 @@ def main(argv: list[str] | None = None) -> dict:
         report.update(first=by_name["first"], rerun=by_name["rerun"], extra=by_name["extra"],
                       noeval=by_name["noeval"],
                       first_flow_s=[by_name[spec["name"]]["flow_s"] for spec in [first_run, *again]],
-                      first_cpu_s=[by_name[spec["name"]]["cpu_s"] for spec in [first_run, *again]])
+                      first_cpu_s=[by_name[spec["name"]]["cpu_s"] for spec in [first_run, *again]],
+                      first_machine=[by_name[spec["name"]]["machine"] for spec in [first_run, *again]])
         report["scaling"] = []
         for spec in scale_specs:
             r = by_name[spec["name"]]

@@ -66,6 +66,9 @@ def test_quick_bench_prints_every_row(tmp_path):
     busy = re.search(r"= (\d+\.\d+) of (\d+) cores busy on average; .* the RTF would be (\d+\.\d+)", cpu["note"])
     assert busy and 0 < float(busy[1]) <= int(busy[2]) + 0.5, cpu
     assert float(busy[3]) == pytest.approx(float(cpu["seconds"]) / int(busy[2]) / report["first"]["duration"], abs=0.01)
+    # How the machine's cores were spent meanwhile, by any process: shares that add up to the whole.
+    shares = re.search(r"(\d+)% busy, (\d+)% idle, (\d+)% stolen", cpu["note"])
+    assert shares and 98 <= sum(int(v) for v in shares.groups()) <= 102, cpu
     # A dub without the output's measurement: fewer stages, so less time than the first (cold) one.
     bare = rows["dub first run without the evaluation (--no-evaluate, fresh store)"]
     assert 0 < float(bare["seconds"]) < float(first["seconds"])
