@@ -118,7 +118,8 @@ def iter_frames(path: str | os.PathLike, only: set[int] | None = None,
     """Decoded frames, (H, W, 3) uint8 RGB, one at a time. ``only``: the frame indices wanted;
     the others come out as None, unconverted, and where the wanted frames are sparse (a mouth
     library or 40 evaluation samples from a long video) the decoder seeks past whole groups of
-    pictures that hold none of them instead of decoding them.
+    pictures that hold none of them instead of decoding them; within the groups it decodes, it
+    skips the unwanted frames that no other frame is predicted from.
     ``size``: (width, height) to scale to in the same swscale pass as the RGB conversion (area
     filter), which costs less than converting at full size and resizing after.
     ``prefetch``: frames decoded ahead in a thread (PyAV decodes and converts without the GIL),
@@ -239,6 +240,21 @@ def _frame_timeline(container: av.container.InputContainer,
     return sorted_pts, keys
 
 
+def _decoded_skipping(container: av.container.InputContainer, stream: av.VideoStream,
+                      index_of: dict[int, int], only: set[int]) -> Iterator[av.VideoFrame]:
+    """The stream's frames from where the container stands, without decoding the ones that are not
+    wanted and that no other frame is predicted from (H.264's non-reference B-frames: about half
+    of x264's frames at its default settings). Nothing depends on such a frame, so every other
+    frame decodes to the same pixels; a decoder that cannot tell which frames these are decodes
+    them all. The skip is set per packet (the decoder's frame threads copy it as each packet is
+    sent), and packets are matched to frames by pts, as the timeline indexes them."""
+    context = stream.codec_context
+    for packet in container.demux(stream):
+        index = index_of.get(packet.pts) if packet.pts is not None else None
+        context.skip_frame = "NONREF" if index is not None and index not in only else "DEFAULT"
+        yield from stream.decode(packet)
+
+
 def _decode_sparse(container: av.container.InputContainer, stream: av.VideoStream,
                    timeline: tuple[np.ndarray, np.ndarray], only: set[int], rgb, count: list[int]
                    ) -> Iterator[np.ndarray | None]:
@@ -257,7 +273,7 @@ def _decode_sparse(container: av.container.InputContainer, stream: av.VideoStrea
         if key - position > SEEK_GAIN_FRAMES or position > target:
             getattr(frames, "close", lambda: None)()
             container.seek(int(sorted_pts[key]), stream=stream, backward=True, any_frame=False)
-            frames = container.decode(stream)
+            frames = _decoded_skipping(container, stream, index_of, only)
         for frame in frames:
             count[0] += 1
             index = index_of.get(frame.pts) if frame.pts is not None else None

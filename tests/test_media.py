@@ -177,6 +177,35 @@ def test_wanted_frames_of_a_stream_without_timestamps_are_decoded_in_order(tmp_p
     assert _same_frames_as_a_full_decode(clip, {3, 50, 88}) == 90
 
 
+def _unreferenced(path) -> set[int]:
+    """Indices of the frames no other frame is predicted from: those FFmpeg's decoder drops when
+    told to skip non-reference frames (found apart from media, by a whole decode each way)."""
+    import av
+
+    def decoded_pts(skip: str) -> list[int]:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.skip_frame = skip
+            return [frame.pts for frame in container.decode(stream)]
+
+    every = sorted(decoded_pts("DEFAULT"))
+    kept = set(decoded_pts("NONREF"))
+    return {i for i, pts in enumerate(every) if pts not in kept}
+
+
 def test_dense_wanted_frames_decode_each_frame_once_up_to_the_last_wanted(tmp_path):
     clip = encode_wipe(tmp_path / "gop.mp4", n_frames=120, keyframe_every=30)
-    assert _same_frames_as_a_full_decode(clip, set(range(0, 118, 3))) == 118  # frames 0..117, the last wanted
+    wanted = set(range(0, 118, 3))
+    skipped = {i for i in _unreferenced(clip) if i < 118} - wanted
+    # Frames 0..117 (the last wanted), each once, but for the unwanted ones nothing refers to.
+    assert skipped and _same_frames_as_a_full_decode(clip, wanted) == 118 - len(skipped)
+
+
+def test_frames_nothing_refers_to_are_decoded_only_when_wanted(tmp_path):
+    clip = encode_wipe(tmp_path / "one_gop.mp4", n_frames=100, keyframe_every=300)
+    unreferenced = _unreferenced(clip)
+    assert len(unreferenced) >= 10  # x264 with B-frames (a fifth of this clip): nothing predicted from them
+    # Wanted frames closer together than a seek would gain: the saving is all in the frames left
+    # undecoded, some of the unreferenced ones among the wanted.
+    wanted = set(range(0, 100, 10)) | {41, 42, 99} | set(sorted(unreferenced)[:3])
+    assert _same_frames_as_a_full_decode(clip, wanted) == 100 - len(unreferenced - wanted)

@@ -104,7 +104,8 @@ def compare_to_input(video: str | os.PathLike, input_video: str | os.PathLike, i
     """The image checks of ``video`` against the ``input_video`` it was made from, on the input's
     geometry. Needs no track of ``video``, so a flow runs it beside the tracking of the output."""
     # Only the sampled frames are converted to RGB (the checks look at 40), and the decoder
-    # seeks past the groups of pictures that hold none of them.
+    # seeks past the groups of pictures that hold none of them and skips the frames between them
+    # that nothing refers to (about half of x264's: 9.4-10.0 -> 7.0-7.3 CPU s on 30 s of 720p).
     sample = sampled_frames(len(input_track.landmarks), config)
     return check_images(media.iter_frames(input_video, only=sample), media.iter_frames(video, only=sample),
                         input_track.landmarks, input_track.present, config)
