@@ -72,6 +72,8 @@ def test_quick_bench_prints_every_row(tmp_path):
     # A dub without the output's measurement: fewer stages, so less time than the first (cold) one.
     bare = rows["dub first run without the evaluation (--no-evaluate, fresh store)"]
     assert 0 < float(bare["seconds"]) < float(first["seconds"])
+    cpus = re.search(r"CPU ([\d.]+) s against the first dubs' median ([\d.]+) s", bare["note"])
+    assert cpus and 0 < float(cpus[1]) < float(cpus[2]), bare
     assert not any(s["stage"] in ("evaluate", "check_images") for s in report["noeval"]["stages"])
 
     embedded = rows["embedded lip-sync render, 512×512"]
