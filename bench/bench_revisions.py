@@ -10,7 +10,9 @@ evaluation on). The 2-core Xeon's speed moves by a third between minutes (bench_
 probe), more than most single changes: only runs this close together compare; the stages a change
 does not touch show how far the machine moved. Printed: each
 dub's stage seconds (the dub's own stage table), its flow time (Prefect's log: the flow's start to
-its end) and the dub process's CPU seconds, then the medians per version.
+its end), the dub process's CPU seconds and the share of the machine's core time stolen by the
+hypervisor while it ran (/proc/stat: a VM given less than its cores is slower at every stage),
+then the medians per version.
 
 VIDEO defaults to bench_pipeline's 30-s 1280x720 input (built by `bench/bench_pipeline.py`).
 """
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_cpu_use import DEFAULT, log_events, sampled_dub  # noqa: E402
-from bench_pipeline import child_env  # noqa: E402
+from bench_pipeline import child_env, machine_shares, machine_ticks  # noqa: E402
 
 # A row of the stage table a dub prints at its end: "match_voice   ur   completed   3.76s".
 STAGE_ROW = re.compile(r"^(\w+) +(\S+) +(?:completed|cached) +([\d.]+)s$")
@@ -74,11 +76,14 @@ def working_tree_label() -> str:
 
 def one_dub(code: Path, video: Path, run: Path) -> dict:
     run.mkdir(parents=True)
+    ticks = machine_ticks()
     status, samples = sampled_dub(video, "hi", "ur", run, {**child_env(run), "PYTHONPATH": str(code)})
+    stolen = machine_shares(ticks, machine_ticks()).get("steal")
     if status != 0:
         raise RuntimeError(f"the dub with {code} failed (exit {status}); its log: {run / 'dub.log'}")
     stages, flow = read_log((run / "dub.log").read_text(errors="replace"))
-    return {"stages": stages, "flow_s": flow, "cpu_s": max(s[1] for s in samples if s[1] is not None)}
+    return {"stages": stages, "flow_s": flow, "cpu_s": max(s[1] for s in samples if s[1] is not None),
+            "stolen_pct": None if stolen is None else 100 * stolen}
 
 
 def report(runs: dict[str, list[dict]]) -> str:
@@ -86,7 +91,10 @@ def report(runs: dict[str, list[dict]]) -> str:
     stages = list(dict.fromkeys(s for name in names for r in runs[name] for s in r["stages"]))
     rows = [(s, [[r["stages"].get(s) for r in runs[name]] for name in names]) for s in stages]
     rows += [("flow", [[r["flow_s"] for r in runs[name]] for name in names]),
-             ("dub process CPU", [[r["cpu_s"] for r in runs[name]] for name in names])]
+             ("dub process CPU", [[r["cpu_s"] for r in runs[name]] for name in names]),
+             # Not seconds: the share of the machine's core time the hypervisor gave to other
+             # guests while the dub ran, which slows every stage alike.
+             ("% of the cores stolen meanwhile", [[r.get("stolen_pct") for r in runs[name]] for name in names])]
     lines = [f"| seconds | {' | '.join(f'{n} (each round)' for n in names)} | median {' → '.join(names)} |",
              "|---|" + "---|" * (len(names) + 1)]
     for what, values in rows:

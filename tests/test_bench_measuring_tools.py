@@ -98,11 +98,21 @@ def test_a_log_without_the_flows_end_is_refused():
 
 
 def test_the_revision_table_gives_each_round_and_the_medians():
-    runs = {"old": [{"stages": {"a": 2.0}, "flow_s": 10.0, "cpu_s": 15.0},
-                    {"stages": {"a": 4.0}, "flow_s": 12.0, "cpu_s": 17.0}],
-            "new": [{"stages": {"a": 1.0, "b": 0.5}, "flow_s": 9.0, "cpu_s": 14.0},
-                    {"stages": {"a": 1.5}, "flow_s": 8.0, "cpu_s": 13.0}]}
+    runs = {"old": [{"stages": {"a": 2.0}, "flow_s": 10.0, "cpu_s": 15.0, "stolen_pct": 38.0},
+                    {"stages": {"a": 4.0}, "flow_s": 12.0, "cpu_s": 17.0, "stolen_pct": 2.0}],
+            "new": [{"stages": {"a": 1.0, "b": 0.5}, "flow_s": 9.0, "cpu_s": 14.0, "stolen_pct": 1.0},
+                    {"stages": {"a": 1.5}, "flow_s": 8.0, "cpu_s": 13.0}]}  # no /proc/stat
     table = load_bench("bench_revisions").report(runs)
     assert "| a | 2.00, 4.00 | 1.00, 1.50 | 3.00 → 1.25 |" in table
     assert "| b | –, – | 0.50, – | – → 0.50 |" in table
     assert "| flow | 10.00, 12.00 | 9.00, 8.00 | 11.00 → 8.50 |" in table
+    assert "| % of the cores stolen meanwhile | 38.00, 2.00 | 1.00, – | 20.00 → 1.00 |" in table
+
+
+def test_the_machines_shares_add_up_and_steal_is_what_the_hypervisor_took():
+    bench = load_bench("bench_pipeline")
+    shares = bench.machine_shares({"busy": 100, "idle": 50, "steal": 10}, {"busy": 160, "idle": 70, "steal": 30})
+    assert shares == pytest.approx({"busy": 0.6, "idle": 0.2, "steal": 0.2})
+    assert bench.machine_shares({}, {"busy": 1, "idle": 1, "steal": 1}) == {}  # /proc/stat unreadable
+    now = bench.machine_ticks()
+    assert set(now) == {"busy", "idle", "steal"} and all(v >= 0 for v in now.values())
