@@ -243,11 +243,11 @@ def _frame_timeline(container: av.container.InputContainer,
 def _decoded_skipping(container: av.container.InputContainer, stream: av.VideoStream,
                       index_of: dict[int, int], only: set[int]) -> Iterator[av.VideoFrame]:
     """The stream's frames from where the container stands, without decoding the ones that are not
-    wanted and that no other frame is predicted from (H.264's non-reference B-frames: about half
-    of x264's frames at its default settings). Nothing depends on such a frame, so every other
-    frame decodes to the same pixels; a decoder that cannot tell which frames these are decodes
-    them all. The skip is set per packet (the decoder's frame threads copy it as each packet is
-    sent), and packets are matched to frames by pts, as the timeline indexes them."""
+    wanted and that no other frame is predicted from (H.264's non-reference B-frames: half of the
+    bench's x264 videos, a fifth of the tests' small clips). Nothing depends on such a frame, so
+    every other frame decodes to the same pixels; a decoder that cannot tell which frames these
+    are decodes them all. The skip is set per packet (FFmpeg's frame threads copy it as each
+    packet is submitted), and packets are matched to frames by pts, as the timeline indexes them."""
     context = stream.codec_context
     for packet in container.demux(stream):
         index = index_of.get(packet.pts) if packet.pts is not None else None
