@@ -85,19 +85,29 @@ def log_events(text: str) -> list[tuple[float, str, str]]:
     return events
 
 
-def main() -> None:
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """This script's arguments; what follows "--" goes to the dub as it is (args.dub_options).
+    Split off before argparse sees it: a catch-all positional would take a first dub option for
+    VIDEO when no video is given (`-- --no-evaluate`), and this script's own options after VIDEO
+    for the dub's."""
+    ours, dub = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("video", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--from", dest="source", default="hi")
     parser.add_argument("--to", dest="target", default="ur")
-    parser.add_argument("dub_options", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    args = parser.parse_args(ours)
+    args.dub_options = dub
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
     if not args.video.is_file():
         sys.exit(f"{args.video} does not exist: give a video, or build the 30-s 720p input with "
                  "`bench/bench_pipeline.py --skip-scaling --skip-baselines`")
     work = Path(tempfile.mkdtemp(prefix="cpu-use-"))
     status, samples = sampled_dub(args.video, args.source, args.target, work, child_env(work),
-                                  [a for a in args.dub_options if a != "--"])
+                                  args.dub_options)
     log_path = work / "dub.log"
     if status != 0:
         sys.exit(f"the dub failed (exit {status}); its log: {log_path}")

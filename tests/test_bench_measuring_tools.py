@@ -97,6 +97,16 @@ def test_a_log_without_the_flows_end_is_refused():
         load_bench("bench_revisions").read_log("12:00:00.000 | INFO    | Flow run 'x' - Beginning flow run 'x'\n")
 
 
+def test_dub_options_after_a_double_dash_go_to_the_dub_with_or_without_a_video():
+    parse = load_bench("bench_cpu_use").parse_arguments
+    bare = parse(["--", "--no-evaluate"])
+    assert bare.video == load_bench("bench_cpu_use").DEFAULT and bare.dub_options == ["--no-evaluate"]
+    given = parse(["clip.mp4", "--to", "ta", "--", "--no-evaluate", "--crf", "20"])
+    assert (str(given.video), given.target, given.dub_options) == ("clip.mp4", "ta", ["--no-evaluate", "--crf", "20"])
+    with pytest.raises(SystemExit):  # a dub option without "--" is refused, not given to the dub silently
+        parse(["clip.mp4", "--no-evaluate"])
+
+
 def test_the_revision_table_gives_each_round_and_the_medians():
     runs = {"old": [{"stages": {"a": 2.0}, "flow_s": 10.0, "cpu_s": 15.0, "stolen_pct": 38.0},
                     {"stages": {"a": 4.0}, "flow_s": 12.0, "cpu_s": 17.0, "stolen_pct": 2.0}],
