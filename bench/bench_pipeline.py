@@ -653,10 +653,10 @@ def build_table(report: dict) -> list[list[str]]:
                  _verdict(rtf <= GOAL_RTF),
                  f"RTF {rtf:.2f}; {runs}" + (f"one process for all dubs: {first['process_s']:.1f} s" if quick else
                                              f"process {first['process_s']:.1f} s incl. imports and Prefect start")])
-    cpus = report.get("first_cpu_s")
-    if cpus:  # runs recorded before the CPU time was kept lack it
+    cpus = report.get("first_cpu_s")  # runs recorded before the CPU time was kept lack it
+    cpu_s = statistics.median(cpus) if cpus else None
+    if cpus:
         cores = (report.get("child_info") or {}).get("affinity") or os.cpu_count() or 1
-        cpu_s = statistics.median(cpus)
         # CPU seconds bound the flow from below: with every core busy all the time it would last
         # cpu_s / cores. Flow time above that bound is cores left idle.
         rows.append(["dub first run: CPU seconds in the flow", _fmt(cpu_s), "", "", "", "", "",
@@ -668,7 +668,7 @@ def build_table(report: dict) -> list[list[str]]:
     if noeval:
         # One dub, minutes from the others: how much of the machine each was given (the shares)
         # moves both its time and its CPU seconds, so the two are printed side by side.
-        against = f" against the first dubs' median {statistics.median(cpus):.1f} s" if cpus else ""
+        against = f" against the first dubs' median {cpu_s:.1f} s" if cpus else ""
         rows.append(["dub first run without the evaluation (--no-evaluate, fresh store)", _fmt(noeval["flow_s"]),
                      _fmt(dur / noeval["flow_s"], 2), "", _fmt(noeval["peak_mb"], 0), "", "",
                      f"RTF {noeval['flow_s'] / dur:.2f}, one dub, without measuring the output (its face "
@@ -985,11 +985,10 @@ def main(argv: list[str] | None = None) -> dict:
                 child = run_child(run_dir, spec["name"], [spec], env)
                 by_name[spec["name"]] = {**child["runs"][0], "process_s": child["process_s"]}
                 report.setdefault("child_info", child)
+        firsts = [by_name[spec["name"]] for spec in [first_run, *again]]
         report.update(first=by_name["first"], rerun=by_name["rerun"], extra=by_name["extra"],
-                      noeval=by_name["noeval"],
-                      first_flow_s=[by_name[spec["name"]]["flow_s"] for spec in [first_run, *again]],
-                      first_cpu_s=[by_name[spec["name"]]["cpu_s"] for spec in [first_run, *again]],
-                      first_machine=[by_name[spec["name"]]["machine"] for spec in [first_run, *again]])
+                      noeval=by_name["noeval"], first_flow_s=[r["flow_s"] for r in firsts],
+                      first_cpu_s=[r["cpu_s"] for r in firsts], first_machine=[r["machine"] for r in firsts])
         report["scaling"] = []
         for spec in scale_specs:
             r = by_name[spec["name"]]
