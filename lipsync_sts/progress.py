@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from tqdm import tqdm
@@ -16,14 +17,15 @@ class Progress:
     """Counts work units; updates the Prefect artifact at most every 2% and every second, and once
     at the end, so the API is not flooded and the work not held up."""
 
-    def __init__(self, total: int, description: str):
+    def __init__(self, total: int, description: str, unit: str = "frame"):
         self.total = max(int(total), 1)
         self.done = 0
-        self._bar = tqdm(total=self.total, desc=description, unit="frame", leave=False,
+        self._bar = tqdm(total=self.total, desc=description, unit=unit, leave=False,
                          disable=not sys.stderr.isatty())
         self._artifact_id = None
         self._last_percent = -100.0
         self._last_time = time.monotonic()
+        self._lock = threading.Lock()
         try:
             from prefect.artifacts import create_progress_artifact
             from prefect.context import TaskRunContext
@@ -34,6 +36,10 @@ class Progress:
             self._artifact_id = None
 
     def update(self, n: int = 1) -> None:
+        with self._lock:  # work done in several threads (ASR pieces) reports from each
+            self._update(n)
+
+    def _update(self, n: int) -> None:
         self.done += n
         self._bar.update(n)
         percent = 100.0 * self.done / self.total

@@ -6,12 +6,14 @@ other, so editing it reruns this stage and what follows.
 
 from __future__ import annotations
 
+import soundfile as sf
 from pydantic import BaseModel, Field
 
 import models.asr
 import models.mt
 from lipsync_sts.cache import stage
 from lipsync_sts.errors import UserInputError
+from lipsync_sts.progress import Progress
 from lipsync_sts.segments import Segment, parse_srt
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 from models.asr import AsrConfig
@@ -28,7 +30,16 @@ def transcribe_audio(store: ArtifactStore, config: TranscribeConfig, audio: Arti
     if transcript is not None:
         segments = parse_srt(store.read_bytes(transcript).decode("utf-8-sig"), source="the transcript")
     else:
-        segments, regions = models.asr.transcribe_with_regions(store.local_path(audio), config.language, config.asr)
+        path = store.local_path(audio)
+        try:
+            seconds = round(sf.info(str(path)).duration)
+        except RuntimeError:  # unreadable here: the transcriber reports what is wrong with it
+            seconds = 1
+        # Long audio is decoded piece by piece: progress in seconds of audio done.
+        with Progress(seconds, "transcribe", unit="s") as progress:
+            segments, regions = models.asr.transcribe_with_regions(
+                path, config.language, config.asr, on_piece=lambda piece: progress.update(round(piece[1]) - round(piece[0])))
+            progress.update(max(0, progress.total - progress.done))  # the transformers backend reports no pieces
         if config.asr.vad:
             # Where the source speaks by voice activity: the mix ducks under these as well.
             meta["speech_regions"] = [[round(a, 3), round(b, 3)] for a, b in regions]

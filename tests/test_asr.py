@@ -7,6 +7,7 @@ parts); one integration test scores a real Hindi clip from ../shared/testdata.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,7 @@ from models.asr import AsrConfig, VadConfig, speech_regions, transcribe
 from models.asr import embedded_whisper
 from models.asr.metrics import cer
 from models.asr.script import foreign_script_tokens, normalize_script, script_share
+from models.asr.chunks import plan_pieces
 from models.asr.transcribe import tighten
 from models.asr.vad import CHUNK, SAMPLE_RATE, regions_from_probabilities
 
@@ -99,6 +101,89 @@ def test_silent_audio_gives_no_segments(tmp_path):
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(2 * SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)
     assert transcribe(path, "hi", FAST) == []
+
+
+@pytest.fixture(scope="module")
+def long_hindi_wav(hindi_wav, tmp_path_factory) -> Path:
+    """The espeak-ng sentence eleven times, 3 s apart: about 100 s, several 30-s pieces."""
+    speech, rate = sf.read(hindi_wav, dtype="float32")
+    gap = np.zeros(3 * rate, dtype=np.float32)
+    path = tmp_path_factory.mktemp("asr-long") / "long.wav"
+    sf.write(path, np.concatenate([part for _ in range(11) for part in (speech, gap)]), rate)
+    return path
+
+
+@needs_espeak
+def test_long_audio_is_decoded_in_pieces_cut_in_its_pauses_side_by_side(long_hindi_wav, monkeypatch):
+    import importlib
+    import threading
+    import time
+
+    asr = importlib.import_module("models.asr.transcribe")  # models.asr.transcribe is also the function
+
+    running, most = 0, 0
+    lock = threading.Lock()
+    load = asr._load
+
+    def counting_load(*args, **kwargs):
+        model = load(*args, **kwargs)
+        transcribe_piece = model.transcribe
+
+        def timed(*a, **k):
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            try:
+                found, info = transcribe_piece(*a, **k)
+                found = list(found)  # faster-whisper decodes as its segments are read
+                time.sleep(0.2)  # overlap that a serial decode could not show by chance
+                return found, info
+            finally:
+                with lock:
+                    running -= 1
+
+        model.transcribe = timed
+        return model
+
+    monkeypatch.setattr(asr, "_load", counting_load)
+    done: list[tuple[float, float]] = []
+    config = FAST.model_copy(update={"piece_s": 30.0})
+    segments, regions = asr.transcribe_with_regions(long_hindi_wav, "hi", config, on_piece=done.append)
+    duration = sf.info(long_hindi_wav).duration
+
+    pieces = sorted(done)
+    assert len(pieces) >= 3
+    assert pieces[0][0] == 0.0 and pieces[-1][1] == pytest.approx(duration, abs=1e-3)
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # nothing left out between pieces
+    for _, cut in pieces[:-1]:  # every cut in a pause
+        assert not any(start < cut < end for start, end in regions)
+    assert segments
+    assert all(a.end <= b.start + 1e-3 for a, b in zip(segments, segments[1:]))
+    for seg in segments:  # each piece's times put back where the piece lies in the audio
+        assert any(start - 1e-3 <= seg.start < seg.end <= end + 1e-3 for start, end in pieces), seg
+    assert most == min(2, len(os.sched_getaffinity(0)))
+
+
+@needs_espeak
+def test_pieces_give_the_same_transcript_every_time(long_hindi_wav):
+    # Each piece has a model of its own, so no piece's retries depend on which ran before it.
+    config = FAST.model_copy(update={"piece_s": 30.0})
+    assert transcribe(long_hindi_wav, "hi", config) == transcribe(long_hindi_wav, "hi", config)
+
+
+def test_audio_within_a_piece_is_one_piece():
+    assert plan_pieces([(1.0, 20.0), (25.0, 58.0)], 59.5, 60.0) == [(0.0, 59.5)]
+
+
+def test_long_audio_is_cut_halfway_through_pauses_and_the_pieces_tile_it():
+    regions = [(0.5, 25.0), (27.0, 50.0), (52.0, 80.0), (90.0, 119.0)]
+    pieces = plan_pieces(regions, 120.0, 60.0)
+    assert pieces == [(0.0, 51.0), (51.0, 85.0), (85.0, 120.0)]
+
+
+def test_without_voice_activity_pieces_are_equal_parts():
+    assert plan_pieces([], 150.0, 60.0) == [(0.0, 50.0), (50.0, 100.0), (100.0, 150.0)]
 
 
 # --- boundaries -------------------------------------------------------------------------------

@@ -40,3 +40,15 @@ def plan_windows(regions: list[tuple[float, float]], duration: float, max_s: flo
         hi = min(duration, end + min(pad_s, room / 2), windows[i + 1][0] if i + 1 < len(windows) else duration)
         out.append((round(lo, 3), round(hi, 3)))
     return out
+
+
+def plan_pieces(regions: list[tuple[float, float]], duration: float, max_s: float) -> list[tuple[float, float]]:
+    """Contiguous (start, end) pieces tiling ``[0, duration]``, cut halfway through the pauses
+    between :func:`plan_windows`' windows of at most ``max_s``: long audio split where nobody
+    speaks, nothing left out between the pieces (each piece is searched for speech again)."""
+    if duration <= 0:
+        return []
+    windows = plan_windows(regions, duration, max_s, pad_s=0.0)
+    cuts = [round((left[1] + right[0]) / 2, 3) for left, right in zip(windows, windows[1:])]
+    edges = [0.0, *cuts, duration]
+    return list(zip(edges, edges[1:]))

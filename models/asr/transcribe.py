@@ -1,8 +1,9 @@
 """Speech -> timed text segments with faster-whisper (CTranslate2).
 
-The pipeline: decode to 16 kHz mono -> whisper with its own VAD filter, the language forced and
-other scripts suppressed -> segment boundaries tightened to Silero speech regions -> text
-written in the language's own script. The transformers backend (models.asr.hf: a Whisper or CTC
+The pipeline: decode to 16 kHz mono -> Silero speech regions -> whisper with its own VAD filter,
+the language forced and other scripts suppressed (audio longer than a minute in pieces cut in its
+pauses, side by side) -> segment boundaries tightened to the speech regions -> text written in the
+language's own script. The transformers backend (models.asr.hf: a Whisper or CTC
 model folder) replaces the middle step; VAD, tightening and script normalisation are shared.
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import ctranslate2
 import numpy as np
@@ -21,7 +24,7 @@ from pydantic import BaseModel, Field
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.languages import get_language
 from lipsync_sts.segments import Segment
-from models.asr.chunks import plan_windows
+from models.asr.chunks import plan_pieces, plan_windows
 from models.asr.embedded_whisper import embedded_model_dir
 from models.asr.script import DECODE_SCRIPTS, foreign_script_tokens, normalize_script, script_share
 from models.asr.vad import SAMPLE_RATE, VadConfig, speech_regions
@@ -41,7 +44,11 @@ class AsrConfig(BaseModel):
     # of a dub's time). Temperature fallback stays: without it two clips loop (CER 1.0).
     beam_size: int = Field(2, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
-    cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores)
+    cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores); in pieces: 1 per piece
+    # Longer audio is decoded in pieces of at most about this length, cut in its pauses, side by
+    # side, a model and a thread each: whisper's decoder alone keeps ~1.2 of 2 cores busy (issue
+    # 11). Audio up to this length is one piece, decoded as before.
+    piece_s: float = Field(60.0, ge=30.0)
     vad: bool = True  # skip silence in whisper and tighten segments to Silero speech regions
     vad_config: VadConfig = VadConfig()
     # Off: on the shared Hindi clips, conditioning turned one misheard window into a loop.
@@ -145,10 +152,12 @@ def transcribe(wav_path: Path, language: str, config: AsrConfig | None = None) -
     return transcribe_with_regions(wav_path, language, config)[0]
 
 
-def transcribe_with_regions(wav_path: Path, language: str,
-                            config: AsrConfig | None = None) -> tuple[list[Segment], list[tuple[float, float]]]:
+def transcribe_with_regions(wav_path: Path, language: str, config: AsrConfig | None = None,
+                            on_piece: Callable[[tuple[float, float]], None] | None = None,
+                            ) -> tuple[list[Segment], list[tuple[float, float]]]:
     """:func:`transcribe`, and the Silero speech regions (seconds) it tightened the segments to
-    (empty with ``vad`` off): the mix ducks the original under them, without a second VAD pass."""
+    (empty with ``vad`` off): the mix ducks the original under them, without a second VAD pass.
+    ``on_piece((start_s, end_s))`` is called as each piece of the audio is done (faster-whisper)."""
     config = config or AsrConfig()
     if config.backend == "transformers":
         return _transcribe_hf(Path(wav_path), language, config)
@@ -159,32 +168,49 @@ def transcribe_with_regions(wav_path: Path, language: str,
     if duration == 0:
         return [], []
 
-    model = _load(model_dir, config.compute_type, config.cpu_threads, config.seed)
     suppress = [-1]  # -1: whisper's default set of non-speech symbols
     tokenizer_json = Path(model_dir) / "tokenizer.json"
     if config.restrict_script and tokenizer_json.is_file():  # without it faster-whisper fetches one
         suppress += foreign_script_tokens(list(_token_bytes(str(tokenizer_json))), language)
-
-    def decode(start_s: float, end_s: float, suppress_tokens: list[int]) -> list[Segment]:
-        pieces, _info = model.transcribe(
-            audio[round(start_s * SAMPLE_RATE):round(end_s * SAMPLE_RATE)],
-            language=whisper_language,  # always: auto-detection misfires on Indian languages
-            task="transcribe",
-            beam_size=config.beam_size,
-            vad_filter=config.vad,
-            condition_on_previous_text=config.condition_on_previous_text,
-            suppress_tokens=suppress_tokens,
-            temperature=list(config.temperatures),
-            no_repeat_ngram_size=config.no_repeat_ngram_size,
-            best_of=config.best_of,
-        )
-        return [Segment(start=max(start_s, start_s + p.start), end=min(end_s, start_s + p.end), text=p.text.strip())
-                for p in pieces]
-
-    segments = decode(0.0, duration, suppress)
-    if len(suppress) > 1:
-        segments = _decode_collapsed_again(segments, lambda a, b: decode(a, b, [-1]), language)
     regions = speech_regions(audio, config.vad_config) if config.vad else []
+    pieces = plan_pieces(regions, duration, config.piece_s)
+
+    def decode_piece(piece: tuple[float, float], cpu_threads: int) -> list[Segment]:
+        model = _load(model_dir, config.compute_type, cpu_threads, config.seed)
+
+        def decode(start_s: float, end_s: float, suppress_tokens: list[int]) -> list[Segment]:
+            found, _info = model.transcribe(
+                audio[round(start_s * SAMPLE_RATE):round(end_s * SAMPLE_RATE)],
+                language=whisper_language,  # always: auto-detection misfires on Indian languages
+                task="transcribe",
+                beam_size=config.beam_size,
+                vad_filter=config.vad,
+                condition_on_previous_text=config.condition_on_previous_text,
+                suppress_tokens=suppress_tokens,
+                temperature=list(config.temperatures),
+                no_repeat_ngram_size=config.no_repeat_ngram_size,
+                best_of=config.best_of,
+            )
+            return [Segment(start=max(start_s, start_s + p.start), end=min(end_s, start_s + p.end),
+                            text=p.text.strip()) for p in found]
+
+        segments = decode(*piece, suppress)
+        if len(suppress) > 1:
+            segments = _decode_collapsed_again(segments, lambda a, b: decode(a, b, [-1]), language)
+        if on_piece is not None:
+            on_piece(piece)
+        return segments
+
+    if len(pieces) == 1:
+        segments = decode_piece(pieces[0], config.cpu_threads)
+    else:
+        threads = config.cpu_threads or 1
+        workers = max(1, min(len(pieces), len(os.sched_getaffinity(0)) // threads))
+        # A fresh model per piece, not one model with several workers: CTranslate2 seeds a sampling
+        # generator once per worker thread, so a shared worker would carry one piece's retries into
+        # the next and a piece's text would depend on the order the pieces were taken up in.
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr-piece") as pool:
+            segments = [s for found in pool.map(lambda piece: decode_piece(piece, threads), pieces) for s in found]
     return _finish(segments, regions, language, config), regions
 
 
