@@ -114,7 +114,9 @@ def long_hindi_wav(hindi_wav, tmp_path_factory) -> Path:
 
 
 @needs_espeak
-def test_long_audio_is_decoded_in_pieces_cut_in_its_pauses_side_by_side(long_hindi_wav, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_long_audio_is_decoded_in_pieces_cut_in_its_pauses(long_hindi_wav, monkeypatch, workers):
+    # One piece at a time by default (memory); piece_workers=2 decodes two at once where there are two cores.
     import importlib
     import threading
     import time
@@ -148,7 +150,7 @@ def test_long_audio_is_decoded_in_pieces_cut_in_its_pauses_side_by_side(long_hin
 
     monkeypatch.setattr(asr, "_load", counting_load)
     done: list[tuple[float, float]] = []
-    config = FAST.model_copy(update={"piece_s": 30.0})
+    config = FAST.model_copy(update={"piece_s": 30.0, "piece_workers": workers})
     segments, regions = asr.transcribe_with_regions(long_hindi_wav, "hi", config, on_piece=done.append)
     duration = sf.info(long_hindi_wav).duration
 
@@ -162,14 +164,16 @@ def test_long_audio_is_decoded_in_pieces_cut_in_its_pauses_side_by_side(long_hin
     assert all(a.end <= b.start + 1e-3 for a, b in zip(segments, segments[1:]))
     for seg in segments:  # each piece's times put back where the piece lies in the audio
         assert any(start - 1e-3 <= seg.start < seg.end <= end + 1e-3 for start, end in pieces), seg
-    assert most == min(2, len(os.sched_getaffinity(0)))
+    assert most == min(workers, len(os.sched_getaffinity(0)))
 
 
 @needs_espeak
-def test_pieces_give_the_same_transcript_every_time(long_hindi_wav):
-    # Each piece has a model of its own, so no piece's retries depend on which ran before it.
-    config = FAST.model_copy(update={"piece_s": 30.0})
-    assert transcribe(long_hindi_wav, "hi", config) == transcribe(long_hindi_wav, "hi", config)
+def test_pieces_give_the_same_transcript_every_time_and_one_at_a_time_or_side_by_side(long_hindi_wav):
+    # Each piece has a model of its own, so no piece's retries depend on which pieces ran before it.
+    config = FAST.model_copy(update={"piece_s": 30.0, "piece_workers": 2})
+    side_by_side = transcribe(long_hindi_wav, "hi", config)
+    assert transcribe(long_hindi_wav, "hi", config) == side_by_side
+    assert transcribe(long_hindi_wav, "hi", config.model_copy(update={"piece_workers": 1, "cpu_threads": 1})) == side_by_side
 
 
 def test_audio_within_a_piece_is_one_piece():

@@ -2,16 +2,18 @@
 
 The pipeline: decode to 16 kHz mono -> Silero speech regions -> whisper with its own VAD filter,
 the language forced and other scripts suppressed (audio longer than a minute in pieces cut in its
-pauses, side by side) -> segment boundaries tightened to the speech regions -> text written in the
+pauses) -> segment boundaries tightened to the speech regions -> text written in the
 language's own script. The transformers backend (models.asr.hf: a Whisper or CTC
 model folder) replaces the middle step; VAD, tightening and script normalisation are shared.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
+import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,11 +46,17 @@ class AsrConfig(BaseModel):
     # of a dub's time). Temperature fallback stays: without it two clips loop (CER 1.0).
     beam_size: int = Field(2, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
-    cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores); in pieces: 1 per piece
-    # Longer audio is decoded in pieces of at most about this length, cut in its pauses, side by
-    # side, a model and a thread each: whisper's decoder alone keeps ~1.2 of 2 cores busy (issue
-    # 11). Audio up to this length is one piece, decoded as before.
+    cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores; with piece_workers: cores / workers)
+    # Longer audio is decoded in pieces of at most about this length, cut in its pauses, each by a
+    # fresh model, so a piece's text never depends on the pieces before it (CTranslate2 seeds its
+    # sampling generator once per worker thread). On 600 s of Hindi news speech, one piece fell into
+    # loops and retries that pieces did not: 423.5 s -> 254.7 s, CER 0.575 -> 0.487, peak RSS 944 ->
+    # 767 MB (bench/bench_asr_pieces.py). Audio up to this length is one piece, as before.
     piece_s: float = Field(60.0, ge=30.0)
+    # Pieces decoded at once, 0: one per core. Two side by side took those 600 s in 138.8 s, but
+    # each extra piece in flight holds ~300 MB more, which beside face tracking took a 10-min
+    # 1080p dub's peak from 1716 to 1996 MB: one at a time by default keeps the 2-GB bound.
+    piece_workers: int = Field(1, ge=0)
     vad: bool = True  # skip silence in whisper and tighten segments to Silero speech regions
     vad_config: VadConfig = VadConfig()
     # Off: on the shared Hindi clips, conditioning turned one misheard window into a loop.
@@ -90,6 +98,22 @@ def _load(model_dir: str, compute_type: str, cpu_threads: int, seed: int = 0):
     # call (~0.5 s) keeps one audio file -> one transcript, which content-hashed caching relies on.
     ctranslate2.set_random_seed(seed)
     return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
+
+
+# One model load at a time: each reads the 145-MB model file and converts it, ~135 MB more while it
+# does, which two pieces starting together would need at once.
+_LOADING = threading.Lock()
+
+
+def _return_freed_memory() -> None:
+    """Give the heap pages freed since back to the system (glibc's malloc_trim).
+
+    glibc keeps what a thread frees for that thread's arena: three whisper models loaded and freed
+    in turn left 240 of their 316 MB resident; trimmed, none. Elsewhere than glibc: nothing to do."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -176,7 +200,8 @@ def transcribe_with_regions(wav_path: Path, language: str, config: AsrConfig | N
     pieces = plan_pieces(regions, duration, config.piece_s)
 
     def decode_piece(piece: tuple[float, float], cpu_threads: int) -> list[Segment]:
-        model = _load(model_dir, config.compute_type, cpu_threads, config.seed)
+        with _LOADING:
+            model = _load(model_dir, config.compute_type, cpu_threads, config.seed)
 
         def decode(start_s: float, end_s: float, suppress_tokens: list[int]) -> list[Segment]:
             found, _info = model.transcribe(
@@ -194,21 +219,22 @@ def transcribe_with_regions(wav_path: Path, language: str, config: AsrConfig | N
             return [Segment(start=max(start_s, start_s + p.start), end=min(end_s, start_s + p.end),
                             text=p.text.strip()) for p in found]
 
-        segments = decode(*piece, suppress)
-        if len(suppress) > 1:
-            segments = _decode_collapsed_again(segments, lambda a, b: decode(a, b, [-1]), language)
+        try:
+            segments = decode(*piece, suppress)
+            if len(suppress) > 1:
+                segments = _decode_collapsed_again(segments, lambda a, b: decode(a, b, [-1]), language)
+        finally:
+            del model
+            _return_freed_memory()
         if on_piece is not None:
             on_piece(piece)
         return segments
 
-    if len(pieces) == 1:
-        segments = decode_piece(pieces[0], config.cpu_threads)
+    workers = min(len(pieces), config.piece_workers or len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        segments = [s for piece in pieces for s in decode_piece(piece, config.cpu_threads)]
     else:
-        threads = config.cpu_threads or 1
-        workers = max(1, min(len(pieces), len(os.sched_getaffinity(0)) // threads))
-        # A fresh model per piece, not one model with several workers: CTranslate2 seeds a sampling
-        # generator once per worker thread, so a shared worker would carry one piece's retries into
-        # the next and a piece's text would depend on the order the pieces were taken up in.
+        threads = config.cpu_threads or max(1, len(os.sched_getaffinity(0)) // workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr-piece") as pool:
             segments = [s for found in pool.map(lambda piece: decode_piece(piece, threads), pieces) for s in found]
     return _finish(segments, regions, language, config), regions
