@@ -1,7 +1,7 @@
 """Speech -> timed text segments with faster-whisper (CTranslate2).
 
 The pipeline: decode to 16 kHz mono -> Silero speech regions -> whisper with its own VAD filter,
-the language forced and other scripts suppressed (audio longer than a minute in pieces cut in its
+the language forced and other scripts suppressed (long audio, if asked, in pieces cut in its
 pauses) -> segment boundaries tightened to the speech regions -> text written in the
 language's own script. The transformers backend (models.asr.hf: a Whisper or CTC
 model folder) replaces the middle step; VAD, tightening and script normalisation are shared.
@@ -47,15 +47,16 @@ class AsrConfig(BaseModel):
     beam_size: int = Field(2, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
     cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores; with piece_workers: cores / workers)
-    # Longer audio is decoded in pieces of at most about this length, cut in its pauses, each by a
-    # fresh model, so a piece's text never depends on the pieces before it (CTranslate2 seeds its
-    # sampling generator once per worker thread). On 600 s of Hindi news speech, one piece fell into
-    # loops and retries that pieces did not: 423.5 s -> 254.7 s, CER 0.575 -> 0.487, peak RSS 944 ->
-    # 767 MB (bench/bench_asr_pieces.py). Audio up to this length is one piece, as before.
-    piece_s: float = Field(60.0, ge=30.0)
-    # Pieces decoded at once, 0: one per core. Two side by side took those 600 s in 138.8 s, but
-    # each extra piece in flight holds ~300 MB more, which beside face tracking took a 10-min
-    # 1080p dub's peak from 1716 to 1996 MB: one at a time by default keeps the 2-GB bound.
+    # Set, audio longer than this is decoded in pieces of at most about this length, cut halfway
+    # through its pauses, each by a fresh model, so a piece's text never depends on the pieces
+    # before it (CTranslate2 seeds its sampling generator once per worker thread). Off by default:
+    # whisper's loops and retries, which set ASR's time, moved either way (bench/results/asr_pieces.md:
+    # on 600 s of the Hindi news clips decoded alone, 60-s pieces took 254.7 s against 423.5 whole,
+    # CER 0.575 -> 0.487; in a 10-min 1080p dub of the same clips, 585 s against 418).
+    piece_s: float | None = Field(None, ge=30.0)
+    # Pieces decoded at once, 0: one per core (each with cores / workers CTranslate2 threads). Two
+    # side by side took that dub's ASR from 418 to 331 s, but each piece in flight holds ~300 MB
+    # more: beside face tracking its peak went from 1716 to 1996 MB, at the 2-GB bound.
     piece_workers: int = Field(1, ge=0)
     vad: bool = True  # skip silence in whisper and tighten segments to Silero speech regions
     vad_config: VadConfig = VadConfig()
@@ -197,7 +198,7 @@ def transcribe_with_regions(wav_path: Path, language: str, config: AsrConfig | N
     if config.restrict_script and tokenizer_json.is_file():  # without it faster-whisper fetches one
         suppress += foreign_script_tokens(list(_token_bytes(str(tokenizer_json))), language)
     regions = speech_regions(audio, config.vad_config) if config.vad else []
-    pieces = plan_pieces(regions, duration, config.piece_s)
+    pieces = plan_pieces(regions, duration, config.piece_s) if config.piece_s else [(0.0, duration)]
 
     def decode_piece(piece: tuple[float, float], cpu_threads: int) -> list[Segment]:
         with _LOADING:
