@@ -47,11 +47,11 @@ class AsrConfig(BaseModel):
     beam_size: int = Field(2, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
     cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores; with piece_workers: cores / workers)
-    # Set, audio longer than this is decoded in pieces of at most about this length, cut halfway
-    # through its pauses, each by a fresh model, so a piece's text never depends on the pieces
+    # When set, audio longer than this is decoded in pieces of at most about this length, cut
+    # halfway through its pauses, each by a fresh model, so a piece's text never depends on the pieces
     # before it (CTranslate2 seeds its sampling generator once per worker thread). Off by default:
     # whisper's loops and retries, which set ASR's time, moved either way (bench/results/asr_pieces.md:
-    # on 600 s of the Hindi news clips decoded alone, 60-s pieces took 254.7 s against 423.5 whole,
+    # on 613 s of the Hindi news clips decoded alone, 60-s pieces took 283.1 s against 432.7 whole,
     # CER 0.575 -> 0.487; in a 10-min 1080p dub of the same clips, 585 s against 418).
     piece_s: float | None = Field(None, ge=30.0)
     # Pieces decoded at once, 0: one per core (each with cores / workers CTranslate2 threads). Two
