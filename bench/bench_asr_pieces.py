@@ -25,10 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-SPEECH = ROOT.parent / "shared" / "testdata" / "speech"
-CLIPS = ["hi_noa_Bhopal_1910-201989195036_sent_7", "hi_noa_Jaipur_1830-2020724214042_sent_32",
-         "hi_noa_Shimla_1945-202051421134_sent_18", "hi_noa_Lucknow_1920-2020522205637_sent_18",
-         "hi_noa_Raipur_1910-202123204842_sent_83"]
+from bench_pipeline import DATA, HINDI_SPEECH, _cpu_model  # noqa: E402 - the clips its inputs speak
+
+SPEECH = DATA / "speech"
 PIECE_S = 60.0
 RATE = 16_000
 
@@ -57,7 +56,7 @@ def build_speech(seconds: float, folder: Path) -> tuple[Path, float, int]:
 
     from lipsync_sts import media
 
-    sentences = [media.read_audio(SPEECH / f"{name}.wav", RATE) for name in CLIPS]
+    sentences = [media.read_audio(SPEECH / f"{name}.wav", RATE) for name in HINDI_SPEECH]
     sentences = [s.mean(axis=1) if s.ndim == 2 else s for s in sentences]
     gap = np.zeros(RATE // 2, np.float32)
     loop = np.concatenate([part for s in sentences for part in (gap, s)])
@@ -65,7 +64,7 @@ def build_speech(seconds: float, folder: Path) -> tuple[Path, float, int]:
     audio = np.concatenate([np.tile(loop, repeats), gap])
     wav = folder / "speech.wav"
     sf.write(wav, audio, RATE)
-    references = [(SPEECH / f"{name}.txt").read_text(encoding="utf-8").strip() for name in CLIPS]
+    references = [(SPEECH / f"{name}.txt").read_text(encoding="utf-8").strip() for name in HINDI_SPEECH]
     wav.with_suffix(".txt").write_text(" ".join(references * repeats), encoding="utf-8")
     return wav, audio.size / RATE, repeats
 
@@ -81,16 +80,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=150.0, help="length of the speech (default 150)")
     parser.add_argument("--output", type=Path, help="also write the report (markdown) here")
     args = parser.parse_args()
-    if not all((SPEECH / f"{name}.wav").is_file() for name in CLIPS):
+    if not all((SPEECH / f"{name}.wav").is_file() for name in HINDI_SPEECH):
         sys.exit(f"bench_asr_pieces needs the Hindi news clips of the test data in {SPEECH}")
-    from bench_pipeline import _cpu_model
-
-    piece_s = PIECE_S
     with tempfile.TemporaryDirectory() as tmp:
         wav, duration, repeats = build_speech(args.seconds, Path(tmp))
         results = {"one piece (the whole track)": run(wav, 0.0),
-                   f"pieces of ≤ {piece_s:g} s, one at a time": run(wav, piece_s, 1),
-                   f"pieces of ≤ {piece_s:g} s, side by side (piece_workers=0)": run(wav, piece_s, 0)}
+                   f"pieces of ≤ {PIECE_S:g} s, one at a time": run(wav, PIECE_S, 1),
+                   f"pieces of ≤ {PIECE_S:g} s, side by side (piece_workers=0)": run(wav, PIECE_S, 0)}
     lines = [f"# bench_asr_pieces: {_dt.datetime.now().isoformat(timespec='seconds')}", "",
              f"- CPU: {_cpu_model()}, {len(os.sched_getaffinity(0))} usable cores",
              f"- speech: the five Hindi news clips 0.5 s apart, {repeats} times: {duration:.1f} s; whisper-base "
