@@ -4,7 +4,8 @@ Work that depends only on the video (ingest, audio, transcript, face track, mout
 once and is shared by every target language; each language then runs translate -> synthesize ->
 fit_timing -> lipsync -> mux. Every stage is content-cached, so a rerun computes only what changed.
 Stages that do not depend on each other run side by side (RunLog.together) where one of them
-leaves a core idle.
+leaves a core idle; work that is not on the way to the output's first frame (the face track and
+mouth library beside ASR) yields the CPU to work that is.
 """
 
 from __future__ import annotations
@@ -179,16 +180,44 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
     audio_ref = call(extract_audio, video=video_ref, config=options.audio) if video_ref.meta["has_audio"] else None
     soundtrack_ref = (call(extract_soundtrack, video=video_ref, config=ExtractSoundtrackConfig())  # issue 8
                       if audio_ref is not None and options.mix.soundtrack.original != "drop" else None)
-    # ASR keeps both cores busy, face tracking mostly one: side by side they take ~5 s less per 30 s.
-    segments_ref, track_ref = log.together(
-        lambda: call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
-                     transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr)),
-        lambda: call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face)))
-    # The mouths the embedded lip-sync re-uses: once per video, for every target language. Built
-    # beside the first language's translation and speech, which leave a core idle.
-    wants_library = (options.lipsync.backend == "embedded" and options.lipsync.embedded.mode != "warp"
-                     and track_ref.meta["face_coverage"] > 0)
-    library_ref = None
+
+    def speech(target: str, segments_ref: ArtifactRef) -> tuple:
+        """Translation -> voice -> synthesis -> timing: the dub speech for ``target``."""
+        given = (store.put_file(request.translations[target], kind="subtitles")
+                 if target in request.translations else None)
+        translated = call(translate, target, segments=segments_ref, translation=given,
+                          config=TranslateConfig(source=source, target=target, mt=options.mt))
+        # --- issue 8: a voice pitched like the speaker; speech that does not fit is re-synthesised faster.
+        voice_ref = (call(match_voice, target, audio=audio_ref, segments=segments_ref,
+                          config=MatchVoiceConfig(language=target, tts=options.tts, voice=options.voice))
+                     if audio_ref is not None and options.voice.enabled else None)
+        tts = voice_tts(options.tts, voice_ref)
+        clips = call(synthesize, target, segments=translated, config=SynthesizeConfig(language=target, tts=tts))
+        dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref, voice=voice_ref,
+                         config=options.timing.model_copy(update={"language": target, "tts": tts}))
+        return translated, clips, dub_audio
+
+    def words() -> tuple:
+        """The transcript, then the first language's dub speech: what the render waits for longest."""
+        segments_ref = call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
+                            transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr))
+        return segments_ref, speech(request.targets[0], segments_ref)
+
+    def picture() -> tuple:
+        """The face track, then the mouths the embedded lip-sync re-uses: once per video, for every
+        target language."""
+        track_ref = call(track_faces, video=video_ref, audio=audio_ref, config=TrackFacesConfig(face=options.face))
+        wants_library = (options.lipsync.backend == "embedded" and options.lipsync.embedded.mode != "warp"
+                         and track_ref.meta["face_coverage"] > 0)
+        library_ref = (call(mouth_library, video=video_ref, track=track_ref, config=options.lipsync.embedded.library)
+                       if wants_library else None)
+        return track_ref, library_ref
+
+    # The render waits for ASR and the speech after it, while the face work only has to be done
+    # before the render: beside ASR at one priority it made ASR 1.20x slower (30 s of 720p); 10
+    # nicer, it takes only the core time whisper leaves idle, ASR is 1.05x its time alone, and the
+    # face work still ends first (bench/results/low_priority.md: the dub 29.5 -> 26.5 s).
+    (segments_ref, first_speech), (track_ref, library_ref) = log.together(words, picture, low_priority=(1,))
     if track_ref.meta["face_coverage"] == 0:
         get_run_logger().warning("no face was found in %s: the output keeps the original picture, only "
                                  "the audio is dubbed", request.video)
@@ -198,29 +227,8 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
     _write_text(source_srt, to_srt(load_segments(store, segments_ref)))
 
     outputs = []
-    for target in request.targets:
-        def speech(target: str = target) -> tuple:
-            """Translation -> voice -> synthesis -> timing: the dub speech for ``target``."""
-            given = (store.put_file(request.translations[target], kind="subtitles")
-                     if target in request.translations else None)
-            translated = call(translate, target, segments=segments_ref, translation=given,
-                              config=TranslateConfig(source=source, target=target, mt=options.mt))
-            # --- issue 8: a voice pitched like the speaker; speech that does not fit is re-synthesised faster.
-            voice_ref = (call(match_voice, target, audio=audio_ref, segments=segments_ref,
-                              config=MatchVoiceConfig(language=target, tts=options.tts, voice=options.voice))
-                         if audio_ref is not None and options.voice.enabled else None)
-            tts = voice_tts(options.tts, voice_ref)
-            clips = call(synthesize, target, segments=translated, config=SynthesizeConfig(language=target, tts=tts))
-            dub_audio = call(fit_timing, target, clips=clips, segments=translated, video=video_ref, voice=voice_ref,
-                             config=options.timing.model_copy(update={"language": target, "tts": tts}))
-            return translated, clips, dub_audio
-
-        if wants_library and library_ref is None:
-            (translated, clips, dub_audio), library_ref = log.together(
-                speech, lambda: call(mouth_library, video=video_ref, track=track_ref,
-                                     config=options.lipsync.embedded.library))
-        else:
-            translated, clips, dub_audio = speech()
+    for k, target in enumerate(request.targets):
+        translated, clips, dub_audio = first_speech if k == 0 else speech(target, segments_ref)
         mixing = lambda: call(mix, target, dub=dub_audio, segments=segments_ref, video=video_ref,  # noqa: E731
                               config=options.mix, original=soundtrack_ref, speech=audio_ref,
                               voice_regions=segments_ref.meta.get("speech_regions"))
