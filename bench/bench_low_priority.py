@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> str:
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     lines = [f"# bench_low_priority: {_dt.datetime.now().isoformat(timespec='seconds')}", "",
              f"- CPU: {bench_pipeline._cpu_model()}, {len(os.sched_getaffinity(0))} cores; commit "
-             f"{bench_pipeline._commit()}; load average at end {load}; {threading.active_count()} Python threads",
+             f"{bench_pipeline._commit()}; load average at end {load}",
              f"- input: {video.name}, {info.width}×{info.height}, {info.duration:.1f} s, {info.n_frames} frames; "
              f"ASR hi (whisper-base, the flow's settings); {args.rounds} rounds, interleaved", ""]
     lines += table(runs, args.nice)

@@ -216,7 +216,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
     # The render waits for ASR and the speech after it, while the face work only has to be done
     # before the render: beside ASR at one priority it made ASR 1.20x slower (30 s of 720p); 10
     # nicer, it takes only the core time whisper leaves idle, ASR is 1.05x its time alone, and the
-    # face work still ends first (bench/results/low_priority.md: the dub 29.5 -> 26.5 s).
+    # face work still ends first (bench/results/low_priority.md: first dubs 29.5 -> 26.5 and 30.1 -> 28.7 s).
     (segments_ref, first_speech), (track_ref, library_ref) = log.together(words, picture, low_priority=(1,))
     if track_ref.meta["face_coverage"] == 0:
         get_run_logger().warning("no face was found in %s: the output keeps the original picture, only "
