@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_pipeline import DATA, HINDI_SPEECH, _cpu_model  # noqa: E402 - the clips its inputs speak
+from bench_pipeline import DATA, HINDI_SPEECH, _cpu_model, publish  # noqa: E402 - the clips its inputs speak
 
 SPEECH = DATA / "speech"
 PIECE_S = 60.0
@@ -98,10 +98,7 @@ def main() -> None:
         lines.append(f"| {name} | {r['seconds']:.1f} | {duration / r['seconds']:.2f} | "
                      f"{whole['seconds'] / r['seconds']:.2f}× | {r['cpu_s']:.1f} | {r['segments']} | {r['cer']:.3f} | "
                      f"{r['peak_mb']:.0f} |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
+    publish(lines, args.output)
 
 
 if __name__ == "__main__":

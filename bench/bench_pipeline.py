@@ -864,6 +864,16 @@ def _commit() -> str:
         return "unknown"
 
 
+def publish(lines: list[str], output: Path | None) -> str:
+    """A bench script's report: printed, and written to ``output`` when given."""
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report, encoding="utf-8")
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny generated input, small baselines: about a minute")

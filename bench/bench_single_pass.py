@@ -241,12 +241,7 @@ def main(argv: list[str] | None = None) -> str:
              f"- input: {video.name}, {info.width}×{info.height}, {info.duration:.1f} s, {info.n_frames} frames; "
              f"dub {SOURCE} -> {TARGET}, embedded backends; {args.rounds} rounds, interleaved", ""]
     lines += table(runs, info.duration, info.n_frames)
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report, encoding="utf-8")
-    return report
+    return bench_pipeline.publish(lines, args.output)
 
 
 if __name__ == "__main__":

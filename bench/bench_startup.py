@@ -98,11 +98,7 @@ def main(argv: list[str] | None = None) -> str:
              f"| whole command, Prefect starting it (baseline) | {med('prefect', 1):.1f} | {each('prefect', 1)} |",
              "", f"Early start against Prefect's: **{med('prefect', 0) - med('early', 0):.1f} s** sooner to the "
              f"first stage ({med('early', 0) / med('prefect', 0):.2f}×)."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
-    return report
+    return bench_pipeline.publish(lines, args.output)
 
 
 if __name__ == "__main__":
