@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_pipeline import DATA, HINDI_SPEECH, _cpu_model, publish  # noqa: E402 - the clips its inputs speak
+from models.asr.transcribe import AsrConfig  # noqa: E402
 
 SPEECH = DATA / "speech"
 PIECE_S = 60.0
@@ -90,7 +91,7 @@ def main() -> None:
     lines = [f"# bench_asr_pieces: {_dt.datetime.now().isoformat(timespec='seconds')}", "",
              f"- CPU: {_cpu_model()}, {len(os.sched_getaffinity(0))} usable cores",
              f"- speech: the five Hindi news clips 0.5 s apart, {repeats} times: {duration:.1f} s; whisper-base "
-             "int8 (the embedded model), beam 2; each run in its own process", "",
+             f"int8 (the embedded model), beam {AsrConfig().beam_size}; each run in its own process", "",
              "| ASR | seconds | × real time | against one piece | CPU s | segments | CER | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|"]
     whole = results["one piece (the whole track)"]

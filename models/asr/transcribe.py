@@ -41,10 +41,13 @@ class AsrConfig(BaseModel):
     model: str = "embedded"
     window_s: float = Field(30.0, gt=1.0, le=30.0)  # transformers: longest window given to the model
     pause_s: float = Field(0.5, gt=0.0)  # transformers CTC: a pause this long ends a segment
-    # Beam 2, not whisper's 5: on the five Hindi news clips of the testdata (models/asr/evaluate.py)
-    # mean CER 0.370 against beam 5's 0.373 and beam 1's 0.377, in 31 s against 49 s (ASR was ~45 %
-    # of a dub's time). Temperature fallback stays: without it two clips loop (CER 1.0).
-    beam_size: int = Field(2, ge=1)
+    # Greedy (beam 1), not whisper's 5 or the beam 2 used before. Held to Arabic script, two beams
+    # ended the first window of the bench's 30-s Hindi audio on a hypothesis looping on "۔" at T=0,
+    # in every run (a loop scores well once begun; the text's beam keeps paying for tokens the
+    # restriction removed, we think), and whisper retried it by sampling at T=0.2, five candidates:
+    # 11.6 s of ASR; greedy reads it at T=0 in 4.3 s. Five Hindi news clips: CER 0.385 -> 0.387 in 17.7 -> 8.0 s; seven
+    # other-language clips 0.993 -> 0.987 (bench/results/asr_beam_size.txt, 2026-12-04).
+    beam_size: int = Field(1, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
     cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores; with piece_workers: cores / workers)
     # When set, audio longer than this is decoded in pieces of at most about this length, cut
