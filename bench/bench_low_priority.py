@@ -1,15 +1,14 @@
-"""Face work beside ASR at a lower CPU priority: what it gives the dub's critical path (issue 11).
+"""Face work beside ASR at a lower CPU priority: what it would give the dub's critical path (issue 11).
 
     .venv/bin/python bench/bench_low_priority.py [--rounds 3] [--nice 0 10 19] [--output FILE]
 
-A first dub runs speech recognition and the face work (tracking, then the mouth library) side by
-side (flows/dub.py). Whisper is on the critical path: the dub's speech, and with it the render,
-waits for it; the face work only has to be done before the render. Side by side at one priority
-the two share the cores whenever both want them, and ASR ends later than it would alone. This
-script times, in interleaved rounds on bench_pipeline's 30-s 720p input: ASR alone, the face work
-alone, and both side by side with the face work's thread made N nicer (lipsync_sts.priority; 0 is
-the same priority). What to read: ASR beside the face work against ASR alone, and whether the face
-work still ends before ASR does.
+A first dub runs two branches side by side (flows/dub.py): speech recognition then the first
+language's speech stages, and the face work (tracking, then the mouth library). The render needs
+both. Side by side at one priority they share the cores whenever both want them. This script
+times, in interleaved rounds on bench_pipeline's 30-s 720p input: ASR alone, the face work alone,
+and both side by side with the face work's thread made N nicer (0: the same priority). A lower
+priority for the face work pays only while ASR is the longer branch: it did with two beams (the
+flow ran it 10 nicer then), not since greedy decoding halved ASR's time (bench/results/low_priority.md).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,13 +29,28 @@ sys.path.insert(0, str(REPO / "bench"))
 import bench_pipeline  # noqa: E402
 from bench_single_pass import Dub, _seconds, asr, side_by_side, track  # noqa: E402
 from lipsync_sts import media  # noqa: E402
-from lipsync_sts.priority import lower_this_thread, start_shared_pools  # noqa: E402
 from models.lipsync.mouth_library import MouthLibraryConfig  # noqa: E402
 from tasks.mouth_library import build_mouth_library  # noqa: E402
 
 
+def lower_this_thread(by: int) -> None:
+    """This thread ``by`` nicer (on Linux a nice value is a thread's own; the threads it starts are
+    as nice as it is, and an unprivileged thread cannot take it back: only for threads that end)."""
+    me = threading.get_native_id()
+    os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + by))
+
+
+def start_shared_pools() -> None:
+    """OpenCV's worker threads serve the whole process and take the priority of the thread whose
+    call starts them: start them here, at the usual priority, before any thread is made nicer."""
+    import cv2
+    import numpy as np
+
+    cv2.resize(np.zeros((1080, 1920, 3), np.uint8), (960, 540), interpolation=cv2.INTER_AREA)
+
+
 def face_work(dub: Dub) -> None:
-    """What the flow's low-priority branch does: the face track, then the mouth library."""
+    """The flow's face branch: the face track, then the mouth library."""
     build_mouth_library(dub.store, dub.video, track(dub), MouthLibraryConfig())
 
 
@@ -94,7 +109,7 @@ def main(argv: list[str] | None = None) -> str:
         sys.exit(f"needs the real talking-face clip {bench_pipeline.REAL_VIDEO} (../shared/testdata)")
     width, height = (int(v) for v in args.size.split("x"))
     video = bench_pipeline.build_input(args.workdir, args.seconds, width, height, real=True)
-    start_shared_pools()  # as RunLog.together does: no pool may start inside a niced thread
+    start_shared_pools()  # no pool may start inside a niced thread
     with tempfile.TemporaryDirectory(dir=args.workdir) as store_dir:
         print("making the dub's artifacts (untimed) ...", flush=True)
         dub = Dub(video, Path(store_dir))

@@ -4,8 +4,7 @@ Work that depends only on the video (ingest, audio, transcript, face track, mout
 once and is shared by every target language; each language then runs translate -> synthesize ->
 fit_timing -> lipsync -> mux. Every stage is content-cached, so a rerun computes only what changed.
 Stages that do not depend on each other run side by side (RunLog.together) where one of them
-leaves a core idle; work that is not on the way to the output's first frame (the face track and
-mouth library beside ASR) yields the CPU to work that is.
+leaves a core idle.
 """
 
 from __future__ import annotations
@@ -213,11 +212,11 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
                        if wants_library else None)
         return track_ref, library_ref
 
-    # The render waits for ASR and the speech after it, while the face work only has to be done
-    # before the render: beside ASR at one priority it made ASR 1.20x slower (30 s of 720p); 10
-    # nicer, it takes only the core time whisper leaves idle, ASR is 1.05x its time alone, and the
-    # face work still ends first (bench/results/low_priority.md: first dubs 29.5 -> 26.5 and 30.1 -> 28.7 s).
-    (segments_ref, first_speech), (track_ref, library_ref) = log.together(words, picture, low_priority=(1,))
+    # The render needs both branches, and they share the cores at one priority. Making the face
+    # work 10 nicer helped while ASR decoded with two beams and was the longer branch (first dub
+    # 29.5 -> 26.5 s); with greedy ASR the face work is the longer one once it yields, and the dub
+    # took 1.5 s longer that way (bench/results/low_priority.md).
+    (segments_ref, first_speech), (track_ref, library_ref) = log.together(words, picture)
     if track_ref.meta["face_coverage"] == 0:
         get_run_logger().warning("no face was found in %s: the output keeps the original picture, only "
                                  "the audio is dubbed", request.video)

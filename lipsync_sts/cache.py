@@ -35,7 +35,6 @@ from prefect.filesystems import RemoteFileSystem
 from prefect.locking.filesystem import FileSystemLockManager
 from pydantic import BaseModel
 
-from lipsync_sts.priority import at_low_priority, start_shared_pools
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 
 
@@ -311,7 +310,7 @@ class RunLog:
     def _record(self, run: StageRun) -> None:
         self.runs.append(run)
 
-    def together(self, *calls: Callable[[], Any], low_priority: tuple[int, ...] = ()) -> list[Any]:
+    def together(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run independent stages at once: each of ``calls`` is a thunk that calls ``run``.
 
         Most stages leave one of two cores idle (face tracking, lip-sync rendering, the mix are
@@ -319,25 +318,11 @@ class RunLog:
         other calls run in threads that carry the flow's Prefect context (as Prefect's own
         thread-pool task runner does), the first in this thread. Results come back in order;
         after every call has ended, the first failure (in order) is raised.
-
-        The calls at the indices in ``low_priority`` (never the first) yield the CPU to the others
-        whenever both want it (lipsync_sts.priority): work with time to spare, beside work the
-        flow waits on.
         """
-        if 0 in low_priority:
-            raise ValueError("the first call runs in the caller's thread, whose priority is not lowered; "
-                             "give low-priority work a later place")
         if len(calls) < 2:
             return [call() for call in calls]
-
-        if low_priority:
-            start_shared_pools()  # before a low-priority thread can start them, at its priority
-
-        def threaded(k: int) -> Callable[[], Any]:
-            return functools.partial(at_low_priority, calls[k]) if k in low_priority else calls[k]
-
         with ThreadPoolExecutor(max_workers=len(calls) - 1, thread_name_prefix="stage") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, threaded(k)) for k in range(1, len(calls))]
+            futures = [pool.submit(contextvars.copy_context().run, call) for call in calls[1:]]
             outcomes = [_outcome(calls[0])]
             outcomes += [_outcome(future.result) for future in futures]
         for value, error in outcomes:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 from prefect import flow
 from pydantic import BaseModel
@@ -189,65 +185,6 @@ def test_a_failing_stage_run_together_is_raised_after_the_others_end(prefect_api
     with pytest.raises(ValueError, match="x failed"):
         one_fails(str(tmp_path / "store"))
     assert len(ended) == 1
-
-
-def _nice_of_this_thread() -> int:
-    import threading
-
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-def test_low_priority_work_runs_ten_nicer_and_leaves_the_caller_as_it_was():
-    """Face tracking beside ASR: the work marked low priority yields the CPU to the flow's own
-    thread, whose priority (and that of later stages run in it) does not change."""
-    before = _nice_of_this_thread()
-    first, second, third = RunLog().together(_nice_of_this_thread, _nice_of_this_thread, _nice_of_this_thread,
-                                             low_priority=(2,))
-    assert first == second == before
-    assert third == min(19, before + 10)
-    assert _nice_of_this_thread() == before
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-def test_thread_pools_first_used_by_low_priority_work_keep_the_usual_priority():
-    """OpenCV's worker threads serve the whole process once started; started from the low-priority
-    face tracking they would slow every later stage's resizes. In a fresh interpreter, where no pool
-    has started yet: after low-priority work that resizes a 1080p frame, no thread is nicer than
-    the process."""
-    import subprocess
-    import textwrap
-
-    script = textwrap.dedent("""
-        import os
-        import time
-        import cv2, numpy as np
-        from lipsync_sts.cache import RunLog
-
-        def nice(tid):
-            stat = open(f"/proc/self/task/{tid}/stat").read()
-            return int(stat[stat.rindex(")") + 2:].split()[16])
-
-        frame = np.zeros((1080, 1920, 3), np.uint8)
-        RunLog().together(lambda: None, lambda: cv2.resize(frame, (960, 540), interpolation=cv2.INTER_AREA),
-                          low_priority=(1,))
-        # The pool's own thread may outlive its join by a moment: wait for it, not for the pools.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len({nice(t) for t in os.listdir("/proc/self/task")}) > 1:
-            time.sleep(0.05)
-        print(len(os.listdir("/proc/self/task")), sorted({nice(t) for t in os.listdir("/proc/self/task")}))
-    """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[1])
-    assert done.returncode == 0, done.stderr
-    threads, nice_values = done.stdout.split(maxsplit=1)
-    assert int(threads) > 1  # the pools did start
-    assert nice_values.strip() == str([os.getpriority(os.PRIO_PROCESS, 0)])
-
-
-def test_the_first_call_run_together_cannot_be_low_priority():
-    with pytest.raises(ValueError, match="later place"):
-        RunLog().together(lambda: 1, lambda: 2, low_priority=(0,))
 
 
 def test_memory_freed_by_a_stage_goes_back_to_the_system(tmp_path):
