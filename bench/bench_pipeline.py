@@ -800,8 +800,8 @@ def render(report: dict) -> str:
         "frames/s for stages that decode or copy every frame; RTF: flow time / video duration; each dub "
         "in its own process, peak RSS = its VmHWM (per stage: reset at each stage boundary); "
         f"Prefect's ephemeral API server, a separate process, not counted ({helper})",
-        "- the flow overlaps transcribe with track_faces then mouth_library (at low CPU priority), mix with "
-        "lipsync, mux with the output's measurement (RunLog.together): those stages' "
+        "- the flow overlaps transcribe and the first language's speech stages with track_faces then "
+        "mouth_library, mix with lipsync, mux with the output's measurement (RunLog.together): those stages' "
         "seconds are each one's own wall time and add up to more than the flow's; overlapping stages share "
         "one peak RSS",
     ]
