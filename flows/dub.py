@@ -197,7 +197,7 @@ def run_dub(request: DubRequest, store: ArtifactStore, log: RunLog, refresh_stag
         return translated, clips, dub_audio
 
     def words() -> tuple:
-        """The transcript, then the first language's dub speech: what the render waits for longest."""
+        """The transcript, then the first language's dub speech (the render needs it and the picture)."""
         segments_ref = call(transcribe, source, audio=audio_ref if transcript_ref is None else None,
                             transcript=transcript_ref, config=TranscribeConfig(language=source, asr=options.asr))
         return segments_ref, speech(request.targets[0], segments_ref)
