@@ -13,8 +13,6 @@ under ``prefect-results/``, so every machine sharing a store shares the cache.
 from __future__ import annotations
 
 import contextvars
-import ctypes
-import functools
 import hashlib
 import importlib.util
 import inspect
@@ -35,6 +33,7 @@ from prefect.filesystems import RemoteFileSystem
 from prefect.locking.filesystem import FileSystemLockManager
 from pydantic import BaseModel
 
+from lipsync_sts.memory import release_freed_memory
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 
 
@@ -248,23 +247,6 @@ def bind(stage_task: Task, store: ArtifactStore, refresh: bool = False) -> Task:
                                   isolation_level="SERIALIZABLE")
     return stage_task.with_options(result_storage=result_storage(store), cache_policy=policy,
                                    refresh_cache=refresh or None)
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to hand back this way
-        return None
-
-
-def release_freed_memory() -> None:
-    """Hand the C heap's free pages back to the OS (glibc's malloc_trim). glibc keeps what a stage
-    freed for reuse: after ASR a process stays ~260 MB larger, ~130 MB of it free heap, and the
-    stages after it (the mix and the lip-sync, side by side) then peak on top of that."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:

@@ -194,7 +194,7 @@ def test_memory_freed_by_a_stage_goes_back_to_the_system(tmp_path):
 
     import numpy as np
 
-    from lipsync_sts.cache import _malloc_trim, release_freed_memory
+    from lipsync_sts.memory import _malloc_trim, release_freed_memory
 
     if not sys.platform.startswith("linux") or _malloc_trim() is None:
         pytest.skip("malloc_trim is glibc's: nothing to check on this platform")

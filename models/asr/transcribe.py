@@ -9,7 +9,6 @@ model folder) replaces the middle step; VAD, tightening and script normalisation
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import os
@@ -25,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from lipsync_sts.errors import UserInputError
 from lipsync_sts.languages import get_language
+from lipsync_sts.memory import release_freed_memory
 from lipsync_sts.segments import Segment
 from models.asr.chunks import plan_pieces, plan_windows
 from models.asr.embedded_whisper import embedded_model_dir
@@ -45,8 +45,8 @@ class AsrConfig(BaseModel):
     # ended the first window of the bench's 30-s Hindi audio on a hypothesis looping on "۔" at T=0,
     # in every run (a loop scores well once begun; the text's beam keeps paying for tokens the
     # restriction removed, we think), and whisper retried it by sampling at T=0.2, five candidates:
-    # 11.6 s of ASR; greedy reads it at T=0 in 4.3 s. Five Hindi news clips: CER 0.385 -> 0.387 in 17.7 -> 8.0 s; seven
-    # other-language clips 0.993 -> 0.987 (bench/results/asr_beam_size.txt, 2026-12-04).
+    # 11.6 s of ASR; greedy reads it at T=0 in 4.3 s. Five Hindi news clips: CER 0.385 -> 0.387 in
+    # 17.7 -> 8.0 s; seven other-language clips 0.993 -> 0.987 (bench/results/asr_beam_size.txt).
     beam_size: int = Field(1, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
     cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores; with piece_workers: cores / workers)
@@ -107,17 +107,6 @@ def _load(model_dir: str, compute_type: str, cpu_threads: int, seed: int = 0):
 # One model load at a time: each reads the 145-MB model file and converts it, ~135 MB more while it
 # does, which two pieces starting together would need at once.
 _LOADING = threading.Lock()
-
-
-def _return_freed_memory() -> None:
-    """Give the heap pages freed since back to the system (glibc's malloc_trim).
-
-    glibc keeps what a thread frees for that thread's arena: three whisper models loaded and freed
-    in turn left 240 of their 316 MB resident; trimmed, none. Elsewhere than glibc: nothing to do."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -229,7 +218,7 @@ def transcribe_with_regions(wav_path: Path, language: str, config: AsrConfig | N
                 segments = _decode_collapsed_again(segments, lambda a, b: decode(a, b, [-1]), language)
         finally:
             del model
-            _return_freed_memory()
+            release_freed_memory()  # the model's heap, before the next piece loads one
         if on_piece is not None:
             on_piece(piece)
         return segments
