@@ -94,6 +94,12 @@ def render(dub: Dub) -> ArtifactRef:
     return lipsync_video(dub.store, dub.video, dub.track, dub.dub, dub.config, speech=dub.clips, library=dub.library)
 
 
+def decode(dub: Dub) -> int:
+    """Only what a second pass repeats: every frame decoded and converted at full size, as the
+    render reads them. The most one pass could save per dub."""
+    return sum(1 for _ in media.iter_frames(dub.store.local_path(dub.video)))
+
+
 def _full_and_small(path: Path, small: tuple[int, int]):
     """Each frame decoded once, given at full size (the render's) and at detection size (the
     tracker's): two swscale conversions of one decoded picture."""
@@ -165,7 +171,7 @@ def _seconds(call) -> float:
 
 
 def measure(dub: Dub, rounds: int) -> dict[str, list[float]]:
-    runs: dict[str, list[float]] = {k: [] for k in ("asr", "track", "asr_beside", "track_beside", "render", "one_pass")}
+    runs: dict[str, list[float]] = {k: [] for k in ("asr", "track", "asr_beside", "track_beside", "render", "one_pass", "decode")}
     for r in range(rounds):
         runs["asr"].append(_seconds(lambda: asr(dub)))
         runs["track"].append(_seconds(lambda: track(dub)))
@@ -174,6 +180,7 @@ def measure(dub: Dub, rounds: int) -> dict[str, list[float]]:
         runs["track_beside"].append(t)
         runs["render"].append(_seconds(lambda: render(dub)))
         runs["one_pass"].append(_seconds(lambda: one_pass(dub)))
+        runs["decode"].append(_seconds(lambda: decode(dub)))
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()), flush=True)
     return runs
 
@@ -195,6 +202,8 @@ def table(runs: dict[str, list[float]], seconds_of_video: float, frames: int) ->
         ("render alone (1 decode)", med["render"], runs["render"], f"{frames / med['render']:.0f} frames/s"),
         ("one pass: track and render (1 decode)", med["one_pass"], runs["one_pass"],
          f"{frames / med['one_pass']:.0f} frames/s; renders from the finished track and library (a lower bound)"),
+        ("decoding alone (full size, as the render reads)", med["decode"], runs["decode"],
+         f"{frames / med['decode']:.0f} frames/s; what a second whole pass repeats, at most"),
         ("**critical path, two passes**: ASR ‖ tracking, then render", statistics.median(two), two,
          f"RTF share {statistics.median(two) / seconds_of_video:.2f}; {2 * frames} frames decoded"),
         ("**critical path, one pass**: ASR, then track and render", statistics.median(one), one,

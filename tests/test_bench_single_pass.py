@@ -38,11 +38,12 @@ def test_one_pass_renders_the_flows_frames_and_the_table_compares_both_layouts(t
     report = bench.main(["--rounds", "1", "--seconds", "6", "--size", "320x180", "--workdir", str(tmp_path / "work")])
     rows = {line.split("|")[1].strip(): line for line in report.splitlines() if line.startswith("| ")}
     for name in ("ASR alone", "ASR beside face tracking", "render alone (1 decode)",
-                 "one pass: track and render (1 decode)"):
+                 "one pass: track and render (1 decode)", "decoding alone (full size, as the render reads)"):
         assert float(rows[name].split("|")[2]) > 0, rows[name]
     two = [n for n in rows if n.startswith("**critical path, two passes")]
     one = [n for n in rows if n.startswith("**critical path, one pass")]
     assert len(two) == len(one) == 1
+    assert "what a second whole pass repeats" in rows["decoding alone (full size, as the render reads)"]
     assert "300 frames decoded" in rows[two[0]] and "150 frames decoded" in rows[one[0]]
     assert re.search(r"One pass against two: \*\*\d+\.\d\d×\*\* the first language's critical path, "
                      r"\*\*\d+\.\d\d×\*\* each further language's", report)

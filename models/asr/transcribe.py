@@ -46,7 +46,9 @@ class AsrConfig(BaseModel):
     # in every run (a loop scores well once begun; the text's beam keeps paying for tokens the
     # restriction removed, we think), and whisper retried it by sampling at T=0.2, five candidates:
     # 11.6 s of ASR; greedy reads it at T=0 in 4.3 s. Five Hindi news clips: CER 0.385 -> 0.387 in
-    # 17.7 -> 8.0 s; seven other-language clips 0.993 -> 0.987 (bench/results/asr_beam_size.txt).
+    # 17.7 -> 8.0 s; seven other-language clips 0.993 -> 0.987. Long tracks went either
+    # way: CER better on 283 s and 613 s of those clips (and 1.2-2.3x faster), worse on the 10-min
+    # bench dub's mix of them (0.586 against 0.473, as fast) (bench/results/asr_beam_size.txt).
     beam_size: int = Field(1, ge=1)
     compute_type: str = "int8"  # CTranslate2 quantisation: int8 is ~2x faster than float32 on CPU
     cpu_threads: int = Field(0, ge=0)  # 0: CTranslate2 picks (all cores; with piece_workers: cores / workers)
