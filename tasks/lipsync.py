@@ -164,4 +164,4 @@ def lipsync(store_url: str, video: ArtifactRef, track: ArtifactRef, dub: Artifac
 
 
 lipsync = lipsync.with_options(cache_policy=LipSyncCachePolicy(
-    stage=lipsync.cache_policy.stage, version=lipsync.cache_policy.version, code_hash=lipsync.cache_policy.code_hash))
+    stage=lipsync.cache_policy.stage, version=lipsync.cache_policy.version, code=lipsync.cache_policy.code))

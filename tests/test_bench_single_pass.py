@@ -31,6 +31,7 @@ def test_one_pass_renders_the_flows_frames_and_the_table_compares_both_layouts(t
     written = bench.one_pass(dub, one_pass_out)
 
     assert written == dub.video.meta["n_frames"] == 150
+    assert bench.decode(dub) == 150  # the decode-only row times a whole pass of the input
     pairs = list(zip(media.iter_frames(flow_render), media.iter_frames(one_pass_out)))
     assert len(pairs) == written
     assert all(np.array_equal(a, b) for a, b in pairs)

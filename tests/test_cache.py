@@ -58,7 +58,7 @@ def test_key_changes_with_content_parameters_version_and_code():
 
 
 
-def test_code_named_by_module_name_hashes_as_the_module_and_edits_change_it(tmp_path, monkeypatch):
+def test_code_named_by_module_name_hashes_as_the_module_and_code_edits_change_it(tmp_path, monkeypatch):
     import sys
 
     from lipsync_sts.cache import source_hash
@@ -76,6 +76,8 @@ def test_code_named_by_module_name_hashes_as_the_module_and_edits_change_it(tmp_
     monkeypatch.syspath_prepend(str(tmp_path))
     before = source_hash(["pkg_by_name.sub.backend"])
     whole = source_hash(["pkg_by_name.sub"])
+    (package / "sub" / "backend.py").write_text("# why X is 1\n\nX = 1  # one, not two\n")
+    assert source_hash(["pkg_by_name.sub.backend"]) == before, "comments and blank lines are not code"
     (package / "sub" / "backend.py").write_text("X = 2\n")
     assert source_hash(["pkg_by_name.sub.backend"]) != before
     assert source_hash(["pkg_by_name.sub"]) != whole
