@@ -80,14 +80,19 @@ def source_hash(modules: list[ModuleType | str]) -> str:
     """Hash of the source of modules, and of every .py file of packages among them; a module may
     be given by its dotted name (see :func:`source_files`). Comments and blank lines do not count:
     rewording a comment must not make a dataset's dubs recognise their speech again."""
-    return _files_hash(tuple(str(file) for module in modules for file in source_files(module)))
+    return _sources_hash(_read_sources(modules))
 
 
-def _files_hash(files: tuple[str, ...]) -> str:
+def _read_sources(modules: list[ModuleType | str]) -> tuple[tuple[str, bytes], ...]:
+    """(file name, source) of each file of ``modules``, as it is now."""
+    return tuple((file.name, file.read_bytes()) for module in modules for file in source_files(module))
+
+
+def _sources_hash(sources: tuple[tuple[str, bytes], ...]) -> str:
     digest = hashlib.sha256()
-    for file in map(Path, files):
-        digest.update(file.name.encode())
-        digest.update(_code_digest(file.read_bytes()))
+    for name, source in sources:
+        digest.update(name.encode())
+        digest.update(_code_digest(source))
     return digest.hexdigest()[:16]
 
 
@@ -113,13 +118,15 @@ LOCATION_INPUTS = frozenset({"store_url"})
 class StageCachePolicy(CachePolicy):
     stage: str = ""
     version: str = ""
-    # The source files that decide the result. Hashed when the first key is wanted, not at import:
-    # that would slow every command's start by ~0.2 s (tokenising ~90 files).
-    code: tuple[str, ...] = ()
+    # The source files that decide the result, (name, source) as read when the stage was imported:
+    # the key must describe the code this process runs, even if the files are edited meanwhile.
+    # Hashed when the first key is wanted, not at import, which would slow every command's start
+    # by ~0.2 s (tokenising ~90 files).
+    code: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     @functools.cached_property
     def code_hash(self) -> str:
-        return _files_hash(self.code)
+        return _sources_hash(self.code)
 
     def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
                     **kwargs: Any) -> str:
@@ -144,8 +151,7 @@ def stage(name: str, version: str, code: tuple[ModuleType | str, ...] = ()) -> C
     """
 
     def decorate(fn: Callable) -> Task:
-        files = tuple(str(file) for module in (inspect.getmodule(fn), *code) for file in source_files(module))
-        policy = StageCachePolicy(stage=name, version=version, code=files)
+        policy = StageCachePolicy(stage=name, version=version, code=_read_sources([inspect.getmodule(fn), *code]))
         return task(fn, name=name, cache_policy=policy, persist_result=True, result_serializer="json")
 
     return decorate

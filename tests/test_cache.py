@@ -86,6 +86,25 @@ def test_code_named_by_module_name_hashes_as_the_module_and_code_edits_change_it
         source_hash(["pkg_by_name.sub.missing"])
 
 
+def test_a_stage_key_describes_the_code_the_process_imported_though_its_file_is_edited_since(tmp_path, monkeypatch):
+    import importlib
+
+    from lipsync_sts.cache import source_hash
+
+    module = tmp_path / "stage_edited_while_running.py"
+    imported = ("from lipsync_sts.cache import stage\n\n\n"
+                "@stage('edited', version='1')\ndef edited(store_url: str) -> int:\n    return 1\n")
+    module.write_text(imported)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    policy = importlib.import_module("stage_edited_while_running").edited.cache_policy
+
+    module.write_text(imported.replace("return 1", "return 2"))  # edited before any key was wanted
+    edited_hash = source_hash(["stage_edited_while_running"])
+    running_hash = policy.code_hash
+    module.write_text(imported)
+    assert running_hash == source_hash(["stage_edited_while_running"]) != edited_hash
+
+
 def test_rerun_computes_nothing(prefect_api, tmp_path):
     store_url = str(tmp_path / "store")
     first = two_stage_flow(store_url, [1, 2, 3], 2.0)
