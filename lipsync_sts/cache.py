@@ -88,6 +88,7 @@ def _read_sources(modules: list[ModuleType | str]) -> tuple[tuple[str, bytes], .
     return tuple((file.name, file.read_bytes()) for module in modules for file in source_files(module))
 
 
+@functools.lru_cache(maxsize=None)
 def _sources_hash(sources: tuple[tuple[str, bytes], ...]) -> str:
     digest = hashlib.sha256()
     for name, source in sources:
@@ -124,9 +125,9 @@ class StageCachePolicy(CachePolicy):
     # by ~0.2 s (tokenising ~90 files).
     code: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
-    @functools.cached_property
+    @property
     def code_hash(self) -> str:
-        return _sources_hash(self.code)
+        return _sources_hash(self.code)  # cached by content: Prefect's copies of a policy share it
 
     def compute_key(self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
                     **kwargs: Any) -> str:
@@ -151,10 +152,22 @@ def stage(name: str, version: str, code: tuple[ModuleType | str, ...] = ()) -> C
     """
 
     def decorate(fn: Callable) -> Task:
-        policy = StageCachePolicy(stage=name, version=version, code=_read_sources([inspect.getmodule(fn), *code]))
+        sources = _read_sources([inspect.getmodule(fn), *code])
+        _STAGE_SOURCES.append(sources)
+        policy = StageCachePolicy(stage=name, version=version, code=sources)
         return task(fn, name=name, cache_policy=policy, persist_result=True, result_serializer="json")
 
     return decorate
+
+
+_STAGE_SOURCES: list[tuple[tuple[str, bytes], ...]] = []  # each imported stage's code, for hash_stage_code
+
+
+def hash_stage_code() -> None:
+    """Hash the code of every stage imported so far now, rather than in the flow at each stage's
+    first key: a command calls this while it waits for its Prefect server anyway."""
+    for sources in _STAGE_SOURCES:
+        _sources_hash(sources)
 
 
 def artifacts_present(store: ArtifactStore, result: Any) -> bool:

@@ -100,6 +100,9 @@ def serving() -> Iterator[None]:
         return
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
+    from lipsync_sts.cache import hash_stage_code
+
+    hash_stage_code()  # ~0.2 s of tokenising, spent while the server is still coming up
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled or not server.wait():
         server.stop()  # a configured server, no temporary servers wanted, or it did not come up

@@ -105,6 +105,23 @@ def test_a_stage_key_describes_the_code_the_process_imported_though_its_file_is_
     assert running_hash == source_hash(["stage_edited_while_running"]) != edited_hash
 
 
+def test_stage_code_hashed_ahead_leaves_no_source_to_read_in_the_flow(monkeypatch):
+    import tokenize
+
+    from lipsync_sts.cache import hash_stage_code
+    from tasks.lipsync import lipsync
+    from tasks.transcribe import transcribe
+
+    hash_stage_code()  # what a command does while its Prefect server comes up
+
+    def no_tokenising(*args, **kwargs):
+        raise AssertionError("a stage's code was tokenised in the flow")
+
+    monkeypatch.setattr(tokenize, "tokenize", no_tokenising)
+    for task in (transcribe, lipsync):  # lipsync's policy is a copy made by with_options
+        assert len(task.cache_policy.code_hash) == 16
+
+
 def test_rerun_computes_nothing(prefect_api, tmp_path):
     store_url = str(tmp_path / "store")
     first = two_stage_flow(store_url, [1, 2, 3], 2.0)
