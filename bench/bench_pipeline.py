@@ -273,7 +273,7 @@ def _child(spec_path: Path) -> None:
 
     from flows.dub import DubOptions, DubRequest, run_dub
     from lipsync_sts import media
-    from lipsync_sts.cache import RunLog
+    from lipsync_sts.cache import RunLog, hash_stage_code
     from lipsync_sts.store import ArtifactStore
 
     profiles = Path(spec["profile_dir"]) if spec.get("profile_dir") else None
@@ -336,6 +336,9 @@ def _child(spec_path: Path) -> None:
                                       "peak_mb": round(peak.take(), 1), "start_mb": round(start_mb, 1),
                                       "decode_paths": decoding.passes, "decoded_frames": decoding.frames})
 
+    # As `lipsync-sts dub` does while its Prefect server comes up (prefect_api.serving): the stages'
+    # code hashed before the flow, not at each stage's first key in it.
+    hash_stage_code()
     results = {"imports_s": time.perf_counter() - t_start, "torch_threads": torch.get_num_threads(),
                "cv2_threads": cv2.getNumThreads(), "cpu_count": os.cpu_count(),
                "affinity": len(os.sched_getaffinity(0)), "runs": []}
