@@ -83,6 +83,13 @@ def source_hash(modules: list[ModuleType | str]) -> str:
     return _sources_hash(_read_sources(modules))
 
 
+def code_snapshot(modules: list[ModuleType | str]) -> Callable[[], str]:
+    """The source of ``modules`` read now; the returned function gives its :func:`source_hash`
+    (computed once), which so describes the code this process imported, not later edits."""
+    sources = _read_sources(modules)
+    return lambda: _sources_hash(sources)
+
+
 def _read_sources(modules: list[ModuleType | str]) -> tuple[tuple[str, bytes], ...]:
     """(file name, source) of each file of ``modules``, as it is now."""
     return tuple((file.name, file.read_bytes()) for module in modules for file in source_files(module))

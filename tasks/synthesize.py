@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 import models.tts
-from lipsync_sts.cache import source_hash, stage
+from lipsync_sts.cache import code_snapshot, stage
 from lipsync_sts.progress import Progress
 from lipsync_sts.store import ArtifactRef, ArtifactStore
 from models.tts import TtsConfig
@@ -60,10 +60,13 @@ class SpeechClips:
             return cls(clips=clips, sample_rate=int(z["sample_rate"]), phonemes=phonemes)
 
 
+_TTS_CODE = code_snapshot([models.tts])
+
+
 def clip_key(text: str, language: str, tts: TtsConfig) -> str:
     """What decides one segment's clip: its text, language, TTS settings and the TTS code."""
     payload = json.dumps({"text": text, "language": language, "tts": tts.model_dump(mode="json"),
-                          "code": source_hash([models.tts])}, sort_keys=True, ensure_ascii=False)
+                          "code": _TTS_CODE()}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
 
 
