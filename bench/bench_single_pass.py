@@ -171,7 +171,8 @@ def _seconds(call) -> float:
 
 
 def measure(dub: Dub, rounds: int) -> dict[str, list[float]]:
-    runs: dict[str, list[float]] = {k: [] for k in ("asr", "track", "asr_beside", "track_beside", "render", "one_pass", "decode")}
+    pieces = ("asr", "track", "asr_beside", "track_beside", "render", "one_pass", "decode")
+    runs: dict[str, list[float]] = {k: [] for k in pieces}
     for r in range(rounds):
         runs["asr"].append(_seconds(lambda: asr(dub)))
         runs["track"].append(_seconds(lambda: track(dub)))

@@ -1,10 +1,10 @@
 """Content-hashed Prefect tasks: the cache that lets a flow rerun only what changed.
 
 A stage's cache key is hash(stage name, stage version, the source code (comments aside) of the
-modules that compute it, its parameters, the sha256 of every input artifact). Paths, file names and run ids
-never enter the key, so a renamed copy of a video hits the cache, and a changed parameter
-invalidates that stage and, through the new sha256 of its output, everything downstream of it
-and nothing upstream.
+modules that compute it, its parameters, the sha256 of every input artifact). Paths, file names
+and run ids never enter the key, so a renamed copy of a video hits the cache, and a changed
+parameter invalidates that stage and, through the new sha256 of its output, everything downstream
+of it and nothing upstream.
 
 Results (small :class:`ArtifactRef` JSON documents) persist in the same store as the artifacts,
 under ``prefect-results/``, so every machine sharing a store shares the cache.
@@ -84,8 +84,8 @@ def source_hash(modules: list[ModuleType | str]) -> str:
 
 
 def code_snapshot(modules: list[ModuleType | str]) -> Callable[[], str]:
-    """The source of ``modules`` read now; the returned function gives its :func:`source_hash`
-    (computed once), which so describes the code this process imported, not later edits."""
+    """The source of ``modules`` read now, at import; the returned function gives its
+    :func:`source_hash` (computed once): the code this process runs, whatever edits come later."""
     sources = _read_sources(modules)
     return lambda: _sources_hash(sources)
 
